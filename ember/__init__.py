@@ -1,0 +1,43 @@
+"""ember: PyTorch-style autograd and a transformers-style stack, on NumPy.
+
+``import ember as torch`` is meant to work for everyday training code: tensors, autograd, nn,
+optim and data loading follow PyTorch's names and semantics.
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .autograd import (  # noqa: F401
+    Size, Tensor, device, enable_grad, inference_mode, is_grad_enabled, no_grad,
+    set_grad_enabled,
+)
+from .autograd import ops as _ops
+from .autograd.creation import (  # noqa: F401
+    arange, as_tensor, bernoulli, empty, empty_like, eye, from_numpy, full, full_like, linspace,
+    logspace, multinomial, normal, ones, ones_like, rand, rand_like, randint, randint_like, randn,
+    randn_like, randperm, tensor, zeros, zeros_like,
+)
+from .autograd.dtypes import (  # noqa: F401
+    bool_ as bool, double, float, float16, float32, float64, get_default_dtype, half, int, int8,
+    int16, int32, int64, long, set_default_dtype, short, uint8,
+)
+from .autograd.ops import *  # noqa: F401,F403
+from .autograd.random import (  # noqa: F401
+    Generator, default_generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state,
+)
+
+from . import autograd  # noqa: E402,F401
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def numel(input: Tensor) -> int:
+    return input.numel()
+
+
+def is_floating_point(input: Tensor) -> bool:
+    return input.is_floating_point()
+
+from . import data, nn, optim, utils  # noqa: E402,F401

@@ -1,0 +1,52 @@
+"""ember.autograd: Tensor, Function, reverse-mode differentiation, grad mode."""
+from .function import AccumulateGrad, Function, Node  # noqa: F401
+from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
+from .tensor import Size, Tensor, device  # noqa: F401
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None) -> None:
+    """``ember.autograd.backward``: backpropagate from several outputs at once."""
+    from .engine import run_backward
+    import numpy as np
+
+    if isinstance(tensors, Tensor):
+        tensors = [tensors]
+    if grad_tensors is None:
+        grad_tensors = [None] * len(tensors)
+    elif isinstance(grad_tensors, Tensor):
+        grad_tensors = [grad_tensors]
+    roots = []
+    for t, g in zip(tensors, grad_tensors):
+        if g is None:
+            if t.numel() != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            g = np.ones_like(t.data)
+        else:
+            g = np.asarray(g.data if isinstance(g, Tensor) else g, dtype=t.dtype)
+        roots.append((t, g))
+    run_backward(roots, retain_graph=bool(retain_graph))
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, allow_unused=False):
+    """``ember.autograd.grad``: gradients of outputs w.r.t. inputs, without touching ``.grad``."""
+    if isinstance(inputs, Tensor):
+        inputs = [inputs]
+    saved = [(t, t.grad) for t in inputs]
+    for t in inputs:
+        t.grad = None
+        if not t.is_leaf:
+            t.retain_grad()
+    try:
+        backward(outputs, grad_outputs, retain_graph=retain_graph)
+        result = []
+        for t in inputs:
+            if t.grad is None and not allow_unused:
+                raise RuntimeError("One of the differentiated Tensors appears to not have been "
+                                   "used in the graph. Set allow_unused=True if this is the "
+                                   "desired behavior.")
+            result.append(t.grad)
+    finally:
+        for t, g in saved:
+            t.grad = g
+    return tuple(result)
+from .gradcheck import GradcheckError, gradcheck  # noqa: F401,E402

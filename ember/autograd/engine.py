@@ -1,0 +1,154 @@
+"""The backward pass: an iterative walk of the graph in reverse topological order.
+
+Iterative on purpose: a 20,000-op chain (BPTT over long sequences) must not hit Python's
+recursion limit. Each node runs once, after every consumer of its outputs has contributed.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .function import AccumulateGrad
+from .grad_mode import no_grad
+
+_FREED = ("Trying to backward through the graph a second time (or directly access saved tensors "
+          "after they have already been freed). Saved intermediate values of the graph are freed "
+          "when you call .backward(). Specify retain_graph=True if you need to backward through "
+          "the graph a second time.")
+
+
+def _check_versions(node) -> None:
+    for counter, expected, shape, dtype in node._versions:
+        if counter[0] != expected:
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by an "
+                f"inplace operation: [{dtype}{list(shape)}] of {node.name} is at version "
+                f"{counter[0]}; expected version {expected} instead.")
+
+
+def _wrap(g):
+    from .tensor import Tensor
+    return Tensor._make(g)
+
+
+def _run_hooks(hooks, g):
+    for fn in hooks:
+        r = fn(_wrap(g))
+        if r is not None:
+            g = r.data if hasattr(r, "data") else np.asarray(r)
+    return g
+
+
+def _accumulate_leaf(node: AccumulateGrad, g: np.ndarray) -> None:
+    leaf = node.leaf()
+    if leaf is None:
+        return
+    if leaf._hooks:
+        g = _run_hooks(leaf._hooks, g)
+    if g.dtype != leaf.data.dtype:
+        g = g.astype(leaf.data.dtype)
+    if leaf.grad is None:
+        buf = leaf._grad_buffer
+        if buf is not None:  # optimizer-provided storage (e.g. a view into a flat buffer)
+            np.copyto(buf, g)
+            leaf.grad = _wrap(buf)
+        else:
+            # copy: g may alias a gradient that also flows elsewhere (add passes grads through)
+            leaf.grad = _wrap(np.array(g, copy=True))
+    else:
+        np.add(leaf.grad.data, g, out=leaf.grad.data, casting="unsafe")
+
+
+def run_backward(roots, retain_graph: bool = False) -> None:
+    """Backpropagate from ``roots``: a list of ``(tensor, grad_array)``."""
+    from .tensor import Tensor
+
+    buffers: dict = {}
+    start = []
+    for t, g in roots:
+        if t.grad_fn is None:
+            if not t.requires_grad:
+                raise RuntimeError("element 0 of tensors does not require grad and does not have "
+                                   "a grad_fn")
+            node, nr = t._edge()
+        else:
+            node, nr = t.grad_fn, t._output_nr
+        buf = buffers.setdefault(node, [None] * node.n_outputs)
+        buf[nr] = g if buf[nr] is None else buf[nr] + g
+        start.append(node)
+
+    # count, for every reachable node, how many edges lead into it
+    deps: dict = {}
+    seen = set(start)
+    stack = list(seen)
+    while stack:
+        node = stack.pop()
+        for e in node.next_edges:
+            if e is None:
+                continue
+            p = e[0]
+            deps[p] = deps.get(p, 0) + 1
+            if p not in seen:
+                seen.add(p)
+                stack.append(p)
+
+    ready = [n for n in seen if deps.get(n, 0) == 0]
+    with no_grad():
+        while ready:
+            node = ready.pop()
+            grads = buffers.pop(node, None)
+            if grads is None:  # reached, but no gradient flowed into it
+                grads = [None] * node.n_outputs
+            if node._hooks:
+                for nr, hooks in node._hooks.items():
+                    if grads[nr] is not None:
+                        grads[nr] = _run_hooks(hooks, grads[nr])
+            if node._retained:
+                for nr, ref in node._retained.items():
+                    t = ref()
+                    if t is not None and grads[nr] is not None:
+                        if t.grad is None:
+                            t.grad = Tensor._make(np.array(grads[nr], copy=True))
+                        else:
+                            t.grad.data += grads[nr]
+
+            if isinstance(node, AccumulateGrad):
+                if grads[0] is not None:
+                    _accumulate_leaf(node, grads[0])
+                continue
+
+            if node._released:
+                raise RuntimeError(_FREED)
+            if node._versions:
+                _check_versions(node)
+            if all(g is None for g in grads):
+                in_grads = (None,) * len(node.next_edges)
+            else:
+                in_grads = node.backward(*grads)
+                if not isinstance(in_grads, tuple):
+                    in_grads = (in_grads,)
+                if len(in_grads) < len(node.next_edges):
+                    in_grads = in_grads + (None,) * (len(node.next_edges) - len(in_grads))
+            if not retain_graph:
+                node.release()
+
+            for e, g, meta in zip(node.next_edges, in_grads, node.in_meta):
+                if e is None:
+                    continue
+                parent, nr = e
+                if g is not None:
+                    shape, dtype = meta
+                    if g.shape != shape:
+                        if g.size == int(np.prod(shape)) and g.ndim == 0:
+                            g = np.broadcast_to(g, shape)
+                        else:
+                            raise RuntimeError(f"{node.name} returned a gradient of shape "
+                                               f"{g.shape} for an input of shape {shape}")
+                    if g.dtype != dtype:
+                        g = g.astype(dtype)
+                    buf = buffers.get(parent)
+                    if buf is None:
+                        buf = buffers[parent] = [None] * parent.n_outputs
+                    buf[nr] = g if buf[nr] is None else buf[nr] + g
+                deps[parent] -= 1
+                if deps[parent] == 0:
+                    ready.append(parent)

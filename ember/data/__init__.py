@@ -1,0 +1,2 @@
+"""``ember.data``: datasets and loaders (TODO)."""
+from __future__ import annotations

@@ -1,0 +1,4 @@
+"""TODO."""
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,2 @@
+"""TODO: nn.init."""
+from __future__ import annotations
