@@ -50,3 +50,4 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, allow_unused=Fal
             t.grad = g
     return tuple(result)
 from .gradcheck import GradcheckError, gradcheck  # noqa: F401,E402
+from .graph import draw, print_graph, to_dot  # noqa: F401,E402

@@ -48,7 +48,9 @@ def _accumulate_leaf(node: AccumulateGrad, g: np.ndarray) -> None:
         g = g.astype(leaf.data.dtype)
     if leaf.grad is None:
         buf = leaf._grad_buffer
-        if buf is not None:  # optimizer-provided storage (e.g. a view into a flat buffer)
+        # optimizer-provided storage (e.g. a view into a flat buffer); stale after the leaf's
+        # dtype or shape changed (module.to(float64)) until the optimizer's next step
+        if buf is not None and buf.dtype == g.dtype and buf.shape == g.shape:
             np.copyto(buf, g)
             leaf.grad = _wrap(buf)
         else:
@@ -92,7 +94,7 @@ def run_backward(roots, retain_graph: bool = False) -> None:
                 stack.append(p)
 
     ready = [n for n in seen if deps.get(n, 0) == 0]
-    with no_grad():
+    with no_grad(), np.errstate(all="ignore"):
         while ready:
             node = ready.pop()
             grads = buffers.pop(node, None)

@@ -104,7 +104,8 @@ class Function(Node):
                     break
         if record:
             ctx.needs_input_grad = tuple(isinstance(x, Tensor) and x.requires_grad for x in inputs)
-        out = ctx.forward(*arrays, **options)
+        with np.errstate(all="ignore"):  # inf/nan propagate silently, as in torch
+            out = ctx.forward(*arrays, **options)
         if not record:
             version = inputs[0]._version if cls.is_view else None
             if isinstance(out, tuple):

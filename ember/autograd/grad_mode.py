@@ -59,6 +59,9 @@ class set_grad_enabled(_GradMode):
         self._target = bool(mode)
         _set(self._target)
 
+    def __enter__(self):
+        return self  # the mode was set by __init__; __exit__ restores the one before it
+
 
 class inference_mode(_GradMode):
     """``inference_mode()`` (or ``inference_mode(True)``) disables recording like ``no_grad``.

@@ -50,10 +50,10 @@ def as_operand(x):
     lists become Tensors."""
     if isinstance(x, Tensor):
         return x
+    if isinstance(x, np.generic):  # before the float check: np.float64 subclasses float
+        return x.item()
     if isinstance(x, (bool, int, float)):
         return x
-    if isinstance(x, np.generic):
-        return x.item()
     if isinstance(x, np.ndarray):
         return Tensor._make(x)
     arr = np.asarray(x)

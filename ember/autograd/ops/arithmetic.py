@@ -39,26 +39,32 @@ class Sub(Function):
 
 class Mul(Function):
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        need = ctx.needs_input_grad
+        if need:  # keep only what backward reads (x * 2 keeps nothing of x)
+            ctx.save_for_backward(a if need[1] else None, b if need[0] else None)
+            ctx.sa, ctx.sb = _shape(a), _shape(b)
         return a * b
 
     def backward(ctx, g):
         a, b = ctx.saved
-        ga = unbroadcast(g * b, _shape(a)) if ctx.needs_input_grad[0] else None
-        gb = unbroadcast(g * a, _shape(b)) if ctx.needs_input_grad[1] else None
+        ga = unbroadcast(g * b, ctx.sa) if ctx.needs_input_grad[0] else None
+        gb = unbroadcast(g * a, ctx.sb) if ctx.needs_input_grad[1] else None
         return ga, gb
 
 
 class Div(Function):
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        need = ctx.needs_input_grad
+        if need:
+            ctx.save_for_backward(a if need[1] else None, b)
+            ctx.sa, ctx.sb = _shape(a), _shape(b)
         return a / b
 
     def backward(ctx, g):
         a, b = ctx.saved
         gdivb = g / b
-        ga = unbroadcast(gdivb, _shape(a)) if ctx.needs_input_grad[0] else None
-        gb = unbroadcast(-gdivb * a / b, _shape(b)) if ctx.needs_input_grad[1] else None
+        ga = unbroadcast(gdivb, ctx.sa) if ctx.needs_input_grad[0] else None
+        gb = unbroadcast(-gdivb * a / b, ctx.sb) if ctx.needs_input_grad[1] else None
         return ga, gb
 
 

@@ -17,6 +17,9 @@ class MatMul(Function):
 
     def backward(ctx, g):
         a, b = ctx.saved
+        if a.ndim == 1 and b.ndim == 1:  # dot product: g is 0-d
+            return (g * b if ctx.needs_input_grad[0] else None,
+                    g * a if ctx.needs_input_grad[1] else None)
         # lift 1-D operands to matrices, as matmul does, and g with them
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b

@@ -274,8 +274,17 @@ def t(input: Tensor) -> Tensor:
 
 def movedim(input: Tensor, source, destination) -> Tensor:
     x = as_operand(input)
-    perm = np.moveaxis(np.arange(x.ndim), source, destination)
-    return permute(x, tuple(int(p) for p in np.argsort(perm)))
+    src = [source] if isinstance(source, int) else list(source)
+    dst = [destination] if isinstance(destination, int) else list(destination)
+    if len(src) != len(dst):
+        raise RuntimeError("movedim: Invalid source or destination dims: source and destination "
+                           "must have the same number of dims")
+    src = [norm_dim(d, x.ndim) for d in src]
+    dst = [norm_dim(d, x.ndim) for d in dst]
+    order = [d for d in range(x.ndim) if d not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return permute(x, tuple(order))
 
 
 moveaxis = movedim
@@ -395,11 +404,11 @@ def stack(tensors, dim: int = 0) -> Tensor:
     if not ts:
         raise RuntimeError("stack expects a non-empty TensorList")
     ts, _ = promote(*ts)
-    for t in ts[1:]:
+    for i, t in enumerate(ts[1:], 1):  # not ts.index(t): that would call Tensor.__eq__
         if t.data.shape != ts[0].data.shape:
             raise RuntimeError(f"stack expects each tensor to be equal size, but got "
                                f"{shape_str(ts[0].data.shape)} at entry 0 and "
-                               f"{shape_str(t.data.shape)} at entry {ts.index(t)}")
+                               f"{shape_str(t.data.shape)} at entry {i}")
     return Stack.apply(*ts, axis=norm_dim(dim, ts[0].ndim + 1))
 
 
