@@ -58,6 +58,9 @@ def build_gpt(lib, vocab=50257, n_pos=1024, n_embd=768, n_head=12, n_layer=12, d
             self.drop = nn.Dropout(dropout)
             self.h = nn.ModuleList([Block() for _ in range(n_layer)])
             self.ln_f = nn.LayerNorm(n_embd)
+            for _name, p in self.named_parameters():  # GPT-2's init scale
+                if p.ndim == 2:
+                    nn.init.normal_(p, std=0.02)
 
         def forward(self, idx, targets):
             T = idx.shape[1]

@@ -11,7 +11,6 @@ from .autograd import (  # noqa: F401
     Size, Tensor, device, enable_grad, inference_mode, is_grad_enabled, no_grad,
     set_grad_enabled,
 )
-from .autograd import ops as _ops
 from .autograd.creation import (  # noqa: F401
     arange, as_tensor, bernoulli, empty, empty_like, eye, from_numpy, full, full_like, linspace,
     logspace, multinomial, normal, ones, ones_like, rand, rand_like, randint, randint_like, randn,

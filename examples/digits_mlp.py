@@ -35,11 +35,14 @@ class MLP(nn.Module):
         return self.out(x)                      # (B, 10) logits
 
 
-def digits_datasets(seed: int, test_fraction: float = 0.2):
-    """The 1797 digits as (train, test) datasets of (image (64,), label) pairs."""
+def digits_datasets(seed: int, test_fraction: float = 0.2, image: bool = False):
+    """The 1797 digits as (train, test) datasets of (pixels, label) pairs; pixels are (64,), or
+    (1, 8, 8) with ``image=True``."""
     d = load_digits()
-    x = ember.tensor((d.data / 16.0).astype(np.float32))   # (1797, 64)
-    y = ember.tensor(d.target.astype(np.int64))              # (1797,)
+    x = ember.tensor((d.data / 16.0).astype(np.float32))     # (1797, 64)
+    if image:
+        x = x.view(-1, 1, 8, 8)                                # (1797, 1, 8, 8)
+    y = ember.tensor(d.target.astype(np.int64))                # (1797,)
     split = ember.Generator().manual_seed(seed)
     return random_split(TensorDataset(x, y), [1 - test_fraction, test_fraction], generator=split)
 
@@ -54,22 +57,11 @@ def accuracy(model: nn.Module, loader: DataLoader) -> float:
     return correct / total
 
 
-def main(argv: list[str] | None = None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--hidden", type=int, default=128)
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--quiet", action="store_true", help="print only the final metrics")
-    args = p.parse_args(argv)
-
-    ember.manual_seed(args.seed)             # weights and the shuffling order
-    train_set, test_set = digits_datasets(args.seed)
+def train(name: str, model: nn.Module, args, image: bool = False) -> dict:
+    """Train ``model`` on the digits with Adam and report its test accuracy."""
+    train_set, test_set = digits_datasets(args.seed, image=image)
     train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True)
     test_loader = DataLoader(test_set, batch_size=256)
-
-    model = MLP(hidden=args.hidden)
     opt = ember.optim.Adam(model.parameters(), lr=args.lr)
     start = time.perf_counter()
     for epoch in range(1, args.epochs + 1):
@@ -88,9 +80,27 @@ def main(argv: list[str] | None = None) -> dict:
 
     result = {"test_accuracy": accuracy(model, test_loader), "train_loss": train_loss,
               "epochs": args.epochs, "seconds": time.perf_counter() - start}
-    print(f"digits MLP: test accuracy {result['test_accuracy']:.4f} on {len(test_set)} images, "
+    print(f"digits {name}: test accuracy {result['test_accuracy']:.4f} on {len(test_set)} images, "
           f"final train loss {train_loss:.4f}, {result['seconds']:.1f}s")
     return result
+
+
+def arg_parser(doc: str, epochs: int) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=doc.split("\n")[0])
+    p.add_argument("--epochs", type=int, default=epochs)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="print only the final metrics")
+    return p
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = arg_parser(__doc__, epochs=30)
+    p.add_argument("--hidden", type=int, default=128)
+    args = p.parse_args(argv)
+    ember.manual_seed(args.seed)             # weights and the shuffling order
+    return train("MLP", MLP(hidden=args.hidden), args)
 
 
 if __name__ == "__main__":

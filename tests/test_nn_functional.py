@@ -190,8 +190,8 @@ def test_layer_norm_edge_values(dtype):
     const = np.full((2, 8), 3.0, dtype=dtype)  # zero variance rows
     tol = {"atol": 2e-3, "rtol": 1e-3} if dtype == "float32" else {}
     for x in (big, const, randn(3, 8, dtype=dtype) * 1e-3):
-        check(lambda x: EF.layer_norm(x, (8,), eps=1e-5), lambda x: TF.layer_norm(x, (8,), eps=1e-5),
-              [x], **(tol if x is big else {}))
+        check(lambda x: EF.layer_norm(x, (8,), eps=1e-5),
+              lambda x: TF.layer_norm(x, (8,), eps=1e-5), [x], **(tol if x is big else {}))
 
 
 def test_layer_norm_non_contiguous_and_gradcheck():

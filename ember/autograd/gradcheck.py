@@ -1,7 +1,7 @@
 """Finite-difference gradient checks (float64), as ``torch.autograd.gradcheck``."""
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -54,7 +54,7 @@ def gradcheck(fn: Callable, inputs: Sequence, *, eps: float = 1e-6, atol: float 
     for t in inputs:
         if isinstance(t, Tensor) and t.requires_grad and t.dtype != np.float64:
             import warnings
-            warnings.warn("gradcheck on a non-float64 input: expect false failures")
+            warnings.warn("gradcheck on a non-float64 input: expect false failures", stacklevel=2)
     rng = np.random.default_rng(seed)
     cot = [rng.standard_normal(o.data.shape) for o in _outputs(fn, inputs)]
     analytic = _analytic(fn, inputs, cot)

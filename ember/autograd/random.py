@@ -15,7 +15,7 @@ class Generator:
         self._seed = np.random.SeedSequence().entropy % (2 ** 63)
         self.rng = np.random.Generator(np.random.PCG64(self._seed))
 
-    def manual_seed(self, seed: int) -> "Generator":
+    def manual_seed(self, seed: int) -> Generator:
         self._seed = int(seed)
         self.rng = np.random.Generator(np.random.PCG64(self._seed))
         return self

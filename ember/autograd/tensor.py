@@ -1,12 +1,14 @@
 """``Tensor``: an ndarray plus what autograd needs (requires_grad, grad, grad_fn)."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 
 from . import dtypes
 from .grad_mode import is_grad_enabled
+from .printing import add_suffixes, format_array
 
 
 class device:
@@ -91,7 +93,7 @@ class Tensor:
         self._name = None
 
     @classmethod
-    def _make(cls, arr, grad_fn=None, output_nr: int = 0, version=None) -> "Tensor":
+    def _make(cls, arr, grad_fn=None, output_nr: int = 0, version=None) -> Tensor:
         """Wrap an ndarray without copying or converting (the internal constructor)."""
         t = cls.__new__(cls)
         if not isinstance(arr, np.ndarray):
@@ -108,16 +110,16 @@ class Tensor:
     def requires_grad(self, value: bool) -> None:
         if self.grad_fn is not None:
             if not value:
-                raise RuntimeError("you can only change requires_grad flags of leaf variables. "
-                                   "If you want to use a computed variable in a subgraph that "
-                                   "doesn't require differentiation use var_no_grad = var.detach().")
+                raise RuntimeError("you can only change requires_grad flags of leaf variables. If "
+                                   "you want to use a computed variable in a subgraph that doesn't"
+                                   " require differentiation use var_no_grad = var.detach().")
             return
         if value and self.data.dtype.kind not in "fc":
             raise RuntimeError(f"only Tensors of floating point dtype can require gradients "
                                f"(got {self.data.dtype})")
         self._requires_grad = bool(value)
 
-    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         self.requires_grad = requires_grad
         return self
 
@@ -174,7 +176,7 @@ class Tensor:
     def retains_grad(self) -> bool:
         return self._retains_grad and self.grad_fn is not None
 
-    def register_hook(self, hook: Callable) -> "_RemovableHandle":
+    def register_hook(self, hook: Callable) -> _RemovableHandle:
         """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor
         replaces the gradient."""
         if not self.requires_grad:
@@ -189,7 +191,7 @@ class Tensor:
             hooks.append(hook)
         return _RemovableHandle(hooks, hook)
 
-    def __deepcopy__(self, memo) -> "Tensor":
+    def __deepcopy__(self, memo) -> Tensor:
         if self.grad_fn is not None:
             raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support "
                                "the deepcopy protocol at the moment")
@@ -204,11 +206,11 @@ class Tensor:
         memo[id(self)] = new
         return new
 
-    def detach(self) -> "Tensor":
+    def detach(self) -> Tensor:
         """A tensor sharing this one's data, cut from the graph."""
         return Tensor._make(self.data, version=self._version)
 
-    def detach_(self) -> "Tensor":
+    def detach_(self) -> Tensor:
         self.grad_fn = None
         self._requires_grad = False
         return self
@@ -313,8 +315,7 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(",
-                               precision=4, threshold=200, edgeitems=3)
+        body = format_array(self.data)  # follows ember.set_printoptions
         extra = []
         if self.data.dtype != dtypes.get_default_dtype() and self.data.dtype != dtypes.int64 \
                 and self.data.dtype != dtypes.bool_:
@@ -323,10 +324,10 @@ class Tensor:
             extra.append(f"grad_fn=<{self.grad_fn.name}>")
         elif self.requires_grad:
             extra.append("requires_grad=True")
-        return "tensor(" + body + "".join(", " + e for e in extra) + ")"
+        return add_suffixes("tensor(" + body, extra)
 
     # ------------------------------------------------------------------ dtype / device
-    def to(self, *args, **kwargs) -> "Tensor":
+    def to(self, *args, **kwargs) -> Tensor:
         """``to(dtype)``, ``to("cpu")``, ``to(other_tensor)``; a GPU device is a clear error."""
         dtype = kwargs.pop("dtype", None)
         dev = kwargs.pop("device", None)
@@ -357,31 +358,31 @@ class Tensor:
             return self
         return _ops.cast(self, d)
 
-    def cpu(self) -> "Tensor":
+    def cpu(self) -> Tensor:
         return self
 
     def cuda(self, *a, **k):
         device("cuda")
 
-    def float(self) -> "Tensor":
+    def float(self) -> Tensor:
         return self.type(dtypes.float32)
 
-    def double(self) -> "Tensor":
+    def double(self) -> Tensor:
         return self.type(dtypes.float64)
 
-    def half(self) -> "Tensor":
+    def half(self) -> Tensor:
         return self.type(dtypes.float16)
 
-    def long(self) -> "Tensor":
+    def long(self) -> Tensor:
         return self.type(dtypes.int64)
 
-    def int(self) -> "Tensor":
+    def int(self) -> Tensor:
         return self.type(dtypes.int32)
 
-    def bool(self) -> "Tensor":
+    def bool(self) -> Tensor:
         return self.type(dtypes.bool_)
 
-    def type_as(self, other: "Tensor") -> "Tensor":
+    def type_as(self, other: Tensor) -> Tensor:
         return self.type(other.dtype)
 
     # ------------------------------------------------------------------ arithmetic
@@ -427,7 +428,8 @@ class Tensor:
     def add(self, other, alpha=1): return _ops.add(self, other, alpha=alpha)
     def sub(self, other, alpha=1): return _ops.sub(self, other, alpha=alpha)
     def mul(self, other): return _ops.mul(self, other)
-    def div(self, other, rounding_mode=None): return _ops.div(self, other, rounding_mode=rounding_mode)
+    def div(self, other, rounding_mode=None):
+        return _ops.div(self, other, rounding_mode=rounding_mode)
     def pow(self, exponent): return _ops.pow(self, exponent)
 
     multiply = mul
@@ -435,7 +437,7 @@ class Tensor:
     subtract = sub
 
     # ------------------------------------------------------------------ in place
-    def _inplace(self, out: "Tensor") -> "Tensor":
+    def _inplace(self, out: Tensor) -> Tensor:
         """Write an out-of-place result into self (same storage), keeping autograd honest."""
         recording = out.grad_fn is not None
         if recording and self.grad_fn is None and self.requires_grad:
@@ -493,10 +495,10 @@ class Tensor:
     def lerp_(self, end, weight):
         return self._inplace(_ops.add(self, _ops.mul(_ops.sub(end, self), weight)))
 
-    def zero_(self) -> "Tensor":
+    def zero_(self) -> Tensor:
         return self.fill_(0)
 
-    def fill_(self, value) -> "Tensor":
+    def fill_(self, value) -> Tensor:
         self._check_inplace_leaf()
         if self.grad_fn is not None and is_grad_enabled():
             return self._inplace(_ops.full_like_grad(self, value))
@@ -504,25 +506,25 @@ class Tensor:
         self._version[0] += 1
         return self
 
-    def _random_fill(self, arr: np.ndarray) -> "Tensor":
+    def _random_fill(self, arr: np.ndarray) -> Tensor:
         self._check_inplace_leaf()
         np.copyto(self.data, arr, casting="unsafe")
         self._version[0] += 1
         return self
 
-    def uniform_(self, a: float = 0.0, b: float = 1.0, generator=None) -> "Tensor":
+    def uniform_(self, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
         from .random import _gen
         return self._random_fill(_gen(generator).uniform(a, b, self.data.shape))
 
-    def normal_(self, mean: float = 0.0, std: float = 1.0, generator=None) -> "Tensor":
+    def normal_(self, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
         from .random import _gen
         return self._random_fill(_gen(generator).normal(mean, std, self.data.shape))
 
-    def bernoulli_(self, p: float = 0.5, generator=None) -> "Tensor":
+    def bernoulli_(self, p: float = 0.5, generator=None) -> Tensor:
         from .random import _gen
         return self._random_fill(_gen(generator).random(self.data.shape) < p)
 
-    def random_(self, low: int = 0, high: int | None = None, generator=None) -> "Tensor":
+    def random_(self, low: int = 0, high: int | None = None, generator=None) -> Tensor:
         from .random import _gen
         if high is None:
             low, high = 0, low if low else 2 ** 24
@@ -542,24 +544,24 @@ class Tensor:
     # ------------------------------------------------------------------ everything else
     def __getitem__(self, index): return _ops.getitem(self, index)
 
-    def clone(self, memory_format=None) -> "Tensor": return _ops.clone(self)
-    def contiguous(self, memory_format=None) -> "Tensor":
+    def clone(self, memory_format=None) -> Tensor: return _ops.clone(self)
+    def contiguous(self, memory_format=None) -> Tensor:
         return self if self.data.flags.c_contiguous else _ops.clone(self)
 
     @property
-    def T(self) -> "Tensor":
+    def T(self) -> Tensor:
         return _ops.permute(self, tuple(reversed(range(self.data.ndim))))
 
     @property
-    def mT(self) -> "Tensor":
+    def mT(self) -> Tensor:
         return _ops.transpose(self, -2, -1)
 
     @property
-    def H(self) -> "Tensor":
+    def H(self) -> Tensor:
         return self.T
 
     @property
-    def real(self) -> "Tensor":
+    def real(self) -> Tensor:
         return self
 
     @property

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
-from typing import Any, Callable, Iterator
+from typing import Any
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -141,7 +142,7 @@ class Module:
         if not persistent:
             self._non_persistent_buffers_set.add(name)
 
-    def add_module(self, name: str, module: "Module | None") -> None:
+    def add_module(self, name: str, module: Module | None) -> None:
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
         if "." in name or not name:
@@ -185,7 +186,7 @@ class Module:
 
     # ------------------------------------------------------------------ traversal
     def named_modules(self, memo: set | None = None, prefix: str = "",
-                      remove_duplicate: bool = True) -> Iterator[tuple[str, "Module"]]:
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Module]]:
         if memo is None:
             memo = set()
         if remove_duplicate:
@@ -199,18 +200,18 @@ class Module:
             yield from m.named_modules(memo, f"{prefix}.{name}" if prefix else name,
                                        remove_duplicate)
 
-    def modules(self) -> Iterator["Module"]:
+    def modules(self) -> Iterator[Module]:
         for _, m in self.named_modules():
             yield m
 
-    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+    def named_children(self) -> Iterator[tuple[str, Module]]:
         seen = set()
         for name, m in self._modules.items():
             if m is not None and m not in seen:
                 seen.add(m)
                 yield name, m
 
-    def children(self) -> Iterator["Module"]:
+    def children(self) -> Iterator[Module]:
         for _, m in self.named_children():
             yield m
 
@@ -246,7 +247,7 @@ class Module:
         for _, b in self.named_buffers(recurse=recurse):
             yield b
 
-    def get_submodule(self, target: str) -> "Module":
+    def get_submodule(self, target: str) -> Module:
         mod = self
         for part in target.split(".") if target else []:
             if part not in mod._modules:
@@ -270,7 +271,7 @@ class Module:
             raise AttributeError(f"{type(mod).__name__} has no buffer `{name}`")
         return mod._buffers[name]
 
-    def apply(self, fn: Callable[["Module"], None]) -> "Module":
+    def apply(self, fn: Callable[[Module], None]) -> Module:
         """Call ``fn`` on every submodule (children first) and then on self."""
         for m in self.children():
             m.apply(fn)
@@ -278,7 +279,7 @@ class Module:
         return self
 
     # ------------------------------------------------------------------ modes
-    def train(self, mode: bool = True) -> "Module":
+    def train(self, mode: bool = True) -> Module:
         if not isinstance(mode, bool):
             raise ValueError("training mode is expected to be boolean")
         self.training = mode
@@ -286,10 +287,10 @@ class Module:
             m.train(mode)
         return self
 
-    def eval(self) -> "Module":
+    def eval(self) -> Module:
         return self.train(False)
 
-    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
         for p in self.parameters():
             p.requires_grad_(requires_grad)
         return self
@@ -316,7 +317,7 @@ class Module:
                             t.grad.data = fn(t.grad.data)
         return self
 
-    def to(self, *args, **kwargs) -> "Module":
+    def to(self, *args, **kwargs) -> Module:
         """``to(dtype)`` casts floating parameters and buffers; ``to("cpu")`` is a no-op and a GPU
         device is a clear error."""
         dtype = kwargs.pop("dtype", None)
@@ -343,28 +344,28 @@ class Module:
             self._apply_to_tensors(lambda a: a.astype(d, copy=False), floating_only=True)
         return self
 
-    def float(self) -> "Module":
+    def float(self) -> Module:
         return self.to(dtypes.float32)
 
-    def double(self) -> "Module":
+    def double(self) -> Module:
         return self.to(dtypes.float64)
 
-    def half(self) -> "Module":
+    def half(self) -> Module:
         return self.to(dtypes.float16)
 
-    def cpu(self) -> "Module":
+    def cpu(self) -> Module:
         return self
 
-    def cuda(self, device=None) -> "Module":
+    def cuda(self, device=None) -> Module:
         _device("cuda")
         return self
 
-    def type(self, dst_type) -> "Module":
+    def type(self, dst_type) -> Module:
         return self.to(dst_type)
 
     # ------------------------------------------------------------------ state dict
     def state_dict(self, destination: dict | None = None, prefix: str = "",
-                   keep_vars: bool = False) -> "OrderedDict[str, Tensor]":
+                   keep_vars: bool = False) -> OrderedDict[str, Tensor]:
         """Parameters and persistent buffers by dotted name (tied weights appear under every
         name, as in torch)."""
         out = OrderedDict() if destination is None else destination

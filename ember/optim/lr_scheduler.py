@@ -575,7 +575,7 @@ class OneCycleLR(LRScheduler):
         return lrs
 
 
-from ._hf_schedules import (  # noqa: I001  (they build on LambdaLR above)
+from ._hf_schedules import (  # noqa: E402  (they build on LambdaLR above)
     SCHEDULER_NAMES, get_constant_schedule, get_constant_schedule_with_warmup,
     get_cosine_schedule_with_warmup, get_cosine_with_hard_restarts_schedule_with_warmup,
     get_cosine_with_min_lr_schedule_with_warmup, get_inverse_sqrt_schedule,

@@ -87,8 +87,7 @@ def mv(input, vec) -> Tensor:
 
 def dot(input, other) -> Tensor:
     if input.ndim != 1 or other.ndim != 1:
-        raise RuntimeError("1D tensors expected, but got {}D and {}D tensors".format(
-            input.ndim, other.ndim))
+        raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors")
     return matmul(input, other)
 
 

@@ -241,9 +241,9 @@ def permute(input: Tensor, *dims) -> Tensor:
     x = as_operand(input)
     dims = _sizes(dims)
     if len(dims) != x.ndim:
-        raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does not"
-                           f" match the length of the desired ordering of dimensions i.e. input.dim()"
-                           f" = {x.ndim} is not equal to len(dims) = {len(dims)}")
+        raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
+                           f"not match the length of the desired ordering of dimensions i.e. "
+                           f"input.dim() = {x.ndim} is not equal to len(dims) = {len(dims)}")
     perm = tuple(norm_dim(d, x.ndim) for d in dims)
     if len(set(perm)) != len(perm):
         raise RuntimeError("permute(): duplicate dims are not allowed.")
@@ -294,8 +294,8 @@ def expand(input: Tensor, *sizes) -> Tensor:
     x = as_operand(input)
     sizes = _sizes(sizes)
     if len(sizes) < x.ndim:
-        raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater or "
-                           f"equal to the number of dimensions in the tensor ({x.ndim})")
+        raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater "
+                           f"or equal to the number of dimensions in the tensor ({x.ndim})")
     lead = len(sizes) - x.ndim
     shape = []
     for i, s in enumerate(sizes):
@@ -376,8 +376,9 @@ def _check_same(tensors, axis_of, name: str):
         for i, (a, b) in enumerate(zip(first.data.shape, t.data.shape)):
             if a != b and i != axis_of:
                 raise RuntimeError(f"{name}: Sizes of tensors must match except in dimension "
-                                   f"{axis_of}. Expected size {a} but got size {b} for a tensor of "
-                                   f"shape {shape_str(t.data.shape)} vs {shape_str(first.data.shape)}")
+                                   f"{axis_of}. Expected size {a} but got size {b} for a tensor "
+                                   f"of shape {shape_str(t.data.shape)} vs "
+                                   f"{shape_str(first.data.shape)}")
 
 
 def cat(tensors, dim: int = 0) -> Tensor:

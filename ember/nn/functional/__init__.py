@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from ...autograd.ops import (  # noqa: F401
-    elu, gelu, leaky_relu, log_softmax, pad, relu, sigmoid, silu, softmax, softplus, tanh,
+    elu, gelu, leaky_relu, log_softmax, logsigmoid, pad, relu, sigmoid, silu, softmax, softplus,
+    tanh,
 )
 from .attention import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
