@@ -47,7 +47,8 @@ class Node:
 
     @property
     def name(self) -> str:
-        return type(self).__name__ + "Backward"
+        """torch-style node name: ``MulBackward`` for the ``Mul`` op."""
+        return type(self).__name__.strip("_").removesuffix("Fn") + "Backward"
 
     @property
     def next_functions(self) -> tuple:

@@ -143,7 +143,7 @@ def _class_back(g2: np.ndarray, shape: tuple) -> np.ndarray:
     return np.moveaxis(g2.reshape(moved), -1, 1)
 
 
-class _ClassTargetLoss(Function):
+class NllLoss(Function):
     """Shared by cross_entropy (``log_softmax=True``) and nll_loss on class-index targets.
 
     Per valid row i with target t_i and class weights w: loss_i = (1 - eps) * w_t * nll_i
@@ -229,7 +229,7 @@ class _ClassTargetLoss(Function):
         return _class_back(out, x.shape), None, None
 
 
-class _ProbTargetCrossEntropy(Function):
+class ProbTargetCrossEntropy(Function):
     """Cross-entropy against class probabilities t (same shape as x): with t' = (1 - eps) t +
     eps / C, loss_i = -sum_c w_c t'_ic log_softmax(x)_ic."""
 
@@ -331,9 +331,9 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
                                f"probabilities, got {t.dtype}")
         if not isinstance(tgt, Tensor) or tgt.dtype != x.dtype:
             tgt = Tensor._make(t.astype(x.dtype))
-        return _ProbTargetCrossEntropy.apply(x, tgt, w, reduction, float(label_smoothing))
+        return ProbTargetCrossEntropy.apply(x, tgt, w, reduction, float(label_smoothing))
     t = _check_index_target(x, t, c, ignore_index)
-    return _ClassTargetLoss.apply(x, t, w, ignore_index, reduction, float(label_smoothing), True)
+    return NllLoss.apply(x, t, w, ignore_index, reduction, float(label_smoothing), True)
 
 
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
@@ -345,11 +345,11 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     tgt = as_operand(target)
     t = _check_index_target(x, tgt.data if isinstance(tgt, Tensor) else np.asarray(tgt), c,
                             ignore_index)
-    return _ClassTargetLoss.apply(x, t, w, ignore_index, reduction, 0.0, False)
+    return NllLoss.apply(x, t, w, ignore_index, reduction, 0.0, False)
 
 
 # ---------------------------------------------------------------------------- pointwise losses
-class _Pointwise(Function):
+class PointwiseLoss(Function):
     """An elementwise loss of broadcast (input, target), reduced. ``fn(x, t, *params)`` returns
     the loss and a closure giving (d/dx, d/dt) of each element."""
 
@@ -498,8 +498,8 @@ def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
     reduction = _reduction(reduction, size_average, reduce)
     x, t = _pair("mse_loss", input, target)
     if weight is not None:
-        return _weighted(_Pointwise.apply(x, t, _mse, (), "none"), weight, x, reduction)
-    return _Pointwise.apply(x, t, _mse, (), reduction)
+        return _weighted(PointwiseLoss.apply(x, t, _mse, (), "none"), weight, x, reduction)
+    return PointwiseLoss.apply(x, t, _mse, (), reduction)
 
 
 def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
@@ -508,8 +508,8 @@ def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
     reduction = _reduction(reduction, size_average, reduce)
     x, t = _pair("l1_loss", input, target)
     if weight is not None:
-        return _weighted(_Pointwise.apply(x, t, _l1, (), "none"), weight, x, reduction)
-    return _Pointwise.apply(x, t, _l1, (), reduction)
+        return _weighted(PointwiseLoss.apply(x, t, _l1, (), "none"), weight, x, reduction)
+    return PointwiseLoss.apply(x, t, _l1, (), reduction)
 
 
 def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
@@ -519,7 +519,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
     x, t = _pair("smooth_l1_loss", input, target)
-    return _Pointwise.apply(x, t, _smooth_l1, (float(beta),), reduction)
+    return PointwiseLoss.apply(x, t, _smooth_l1, (float(beta),), reduction)
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
@@ -545,7 +545,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
             if not ok:
                 raise RuntimeError(f"{fn}: {name} of shape {shape_str(a.shape)} does not "
                                    f"broadcast to the input's shape {shape_str(x.shape)}")
-    return _Pointwise.apply(x, t, _bce_logits, (w, pw), reduction)
+    return PointwiseLoss.apply(x, t, _bce_logits, (w, pw), reduction)
 
 
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
@@ -567,7 +567,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
         except ValueError:
             raise RuntimeError(f"{fn}: weight of shape {shape_str(w.shape)} does not broadcast "
                                f"to the input's shape {shape_str(x.shape)}") from None
-    return _Pointwise.apply(x, t, _bce, (w,), reduction)
+    return PointwiseLoss.apply(x, t, _bce, (w,), reduction)
 
 
 def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,
@@ -586,8 +586,8 @@ def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,
                           "same as 'batchmean' in the next major release.", stacklevel=2)
     x, t = _pair("kl_div", input, target, warn_shape=False)
     if reduction != "batchmean":
-        return _Pointwise.apply(x, t, _kl, (bool(log_target),), reduction)
-    out = _Pointwise.apply(x, t, _kl, (bool(log_target),), "sum")
+        return PointwiseLoss.apply(x, t, _kl, (bool(log_target),), reduction)
+    out = PointwiseLoss.apply(x, t, _kl, (bool(log_target),), "sum")
     if x.ndim == 0:
         return out
     from ...autograd import ops
