@@ -113,3 +113,54 @@ def test_python_and_numpy_scalars_do_not_upcast(strict_dtypes):
             assert y.dtype == np.float32
             y.sum().backward()
     assert x.grad.dtype == np.float32
+
+
+def _nn_cases():
+    nn, F = ember.nn, ember.nn.functional
+    rng = np.random.default_rng(0)
+
+    def t(*shape, low=-1.0, high=1.0):
+        return ember.tensor(rng.uniform(low, high, shape).astype(np.float32), requires_grad=True)
+
+    ids = ember.tensor(rng.integers(0, 10, (4, 5)))
+    q, k, v = t(2, 3, 5, 8), t(2, 3, 6, 8), t(2, 3, 6, 8)
+    return {
+        "linear": lambda: F.linear(t(4, 6), t(3, 6), t(3)),
+        "layer_norm": lambda: F.layer_norm(t(4, 6), (6,), t(6), t(6)),
+        "rms_norm": lambda: F.rms_norm(t(4, 6), (6,), t(6)),
+        "cross_entropy": lambda: F.cross_entropy(t(4, 10), ids[:, 0], label_smoothing=0.1),
+        "cross_entropy_probs": lambda: F.cross_entropy(t(4, 10), t(4, 10, low=0).softmax(-1)),
+        "nll_loss": lambda: F.nll_loss(t(4, 10).log_softmax(-1), ids[:, 0]),
+        "mse_l1_smooth": lambda: F.mse_loss(t(4, 3), t(4, 3)) + F.l1_loss(t(4, 3), t(4, 3))
+        + F.smooth_l1_loss(t(4, 3), t(4, 3)),
+        "bce": lambda: F.binary_cross_entropy_with_logits(t(4, 3), t(4, 3, low=0))
+        + F.binary_cross_entropy(t(4, 3).sigmoid(), t(4, 3, low=0)),
+        "kl_div": lambda: F.kl_div(t(4, 3).log_softmax(-1), t(4, 3).softmax(-1),
+                                   reduction="batchmean"),
+        "sdpa": lambda: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+        "sdpa_mask_dropout": lambda: F.scaled_dot_product_attention(
+            q, k, v, attn_mask=ember.ones(5, 6, dtype=ember.bool).tril(), dropout_p=0.2),
+        "embedding": lambda: F.embedding(ids, t(10, 4), padding_idx=0),
+        "dropout": lambda: F.dropout(t(4, 6), 0.3),
+        "conv1d": lambda: F.conv1d(t(2, 3, 9), t(4, 3, 3), t(4), padding=1),
+        "conv2d": lambda: F.conv2d(t(2, 4, 7, 7), t(6, 2, 3, 3), t(6), stride=2, groups=2),
+        "pools": lambda: F.max_pool2d(t(2, 3, 6, 6), 2).sum() + F.avg_pool2d(t(2, 3, 6, 6), 3)
+        .sum() + F.adaptive_avg_pool2d(t(2, 3, 6, 6), 2).sum(),
+        "lstm": lambda: nn.LSTM(4, 5, num_layers=2, bidirectional=True)(t(6, 3, 4))[0],
+        "gru": lambda: nn.GRU(4, 5, batch_first=True)(t(3, 6, 4))[0],
+        "rnn": lambda: nn.RNN(4, 5, nonlinearity="relu")(t(6, 3, 4))[0],
+        "mha": lambda: nn.MultiheadAttention(8, 2, batch_first=True)(t(2, 5, 8), t(2, 6, 8),
+                                                                     t(2, 6, 8))[0],
+        "activations": lambda: nn.Mish()(t(4)) + nn.Hardtanh()(t(4)) + nn.ReLU6()(t(4))
+        + nn.GELU("tanh")(t(4)) + F.logsigmoid(t(4)),
+    }
+
+
+NN_CASES = _nn_cases()
+
+
+@pytest.mark.parametrize("name", sorted(NN_CASES))
+def test_nn_functional_and_layers_stay_float32(name, strict_dtypes):
+    out = NN_CASES[name]()
+    assert out.dtype == np.float32
+    ember.autograd.backward(out, ember.ones_like(out))
