@@ -1,12 +1,13 @@
 """Encoding throughput of ember's tokenizers vs HF ``tokenizers`` (Rust), single thread.
 
-Text: about 1 MB of CPython's bundled documentation (``pydoc_data.topics``), split into
-paragraphs. Tokenizers: the real all-MiniLM-L6-v2 WordPiece tokenizer.json, and GPT-2's byte-level
-BPE built from /work/shared/data/gpt2 (vocab.json + merges.txt) the way HF's ``ByteLevelBPETokenizer``
-does. Both libraries load the same files and encode the same paragraphs with ``encode_batch``
-(HF pinned to one thread with RAYON_NUM_THREADS=1); the ids are checked equal, then each is timed
-interleaved (median of --repeats, a fresh ember tokenizer each run = cold word cache, plus a warm
-run). Prints tokens per second and the ratio ember/HF.
+Text: about 1 MB of what ships with every CPython: its documentation (``pydoc_data.topics``,
+~0.5 MB) topped up with standard-library source files, split into paragraphs. Tokenizers: the
+real all-MiniLM-L6-v2 WordPiece tokenizer.json, and GPT-2's byte-level BPE built from
+../shared/data/gpt2 (vocab.json + merges.txt) the way HF's ``ByteLevelBPETokenizer`` does. Both
+libraries load the same files and encode the same paragraphs with ``encode_batch`` (HF pinned to
+one thread with RAYON_NUM_THREADS=1); the ids are checked equal, then each is timed interleaved
+(median of --repeats; a fresh ember tokenizer each run = cold word cache, then a warm run).
+Prints tokens per second and the ratio ember/HF.
 
 Run:  python benchmarks/bench_tokenizers.py [--repeats 3] [--mb 1.0]
 """
@@ -29,11 +30,15 @@ GPT2 = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gpt2"
 
 
 def corpus(mb: float) -> list[str]:
+    import sysconfig
     from pydoc_data.topics import topics
+    docs = [topics[k] for k in sorted(topics)]
+    stdlib = sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py"))
+    sources = (f.read_text(encoding="utf-8", errors="replace") for f in stdlib)
     paras: list[str] = []
     size = 0
-    for key in sorted(topics):
-        for p in topics[key].split("\n\n"):
+    for doc in (*docs, *sources):
+        for p in doc.split("\n\n"):
             if p.strip():
                 paras.append(p)
                 size += len(p.encode())

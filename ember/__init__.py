@@ -40,3 +40,8 @@ def is_floating_point(input: Tensor) -> bool:
     return input.is_floating_point()
 
 from . import data, nn, optim, utils  # noqa: E402,F401
+
+from .tokenizers import (  # noqa: E402,F401
+    AutoTokenizer, BatchEncoding, BertTokenizer, BertTokenizerFast, GPT2Tokenizer,
+    GPT2TokenizerFast, PreTrainedTokenizerFast,
+)

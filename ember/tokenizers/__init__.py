@@ -18,6 +18,7 @@ from . import decoders, models, normalizers, pre_tokenizers, processors, trainer
 from .added_vocabulary import AddedToken  # noqa: F401
 from .encoding import Encoding  # noqa: F401
 from .normalized import NormalizedString  # noqa: F401
+from .patterns import Regex  # noqa: F401
 from .pre_tokenized import PreTokenizedString  # noqa: F401
 from .serialization import TokenizerFormatError  # noqa: F401
 from .tokenizer import Tokenizer  # noqa: F401

@@ -190,8 +190,8 @@ class NormalizedString:
         self.transform_range(n - 1, n, [(self.normalized[-1], 0)] + [(c, 1) for c in s])
 
     def replace(self, pattern: Pattern, content: str) -> None:
-        """Replace every match of ``pattern`` by ``content`` (new chars align to the match's
-        start)."""
+        """Replace every match of ``pattern`` by ``content`` (the new chars align to the match's
+        last char, as in HF)."""
         shift = 0
         for (s, e), is_match in find_matches(pattern, self.normalized):
             if not is_match:

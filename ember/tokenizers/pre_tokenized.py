@@ -81,20 +81,23 @@ class PreTokenizedString:
                 raise RuntimeError("Split has not been tokenized, call "
                                    "`PreTokenizedString.tokenize` first")
             w = idx if word_idx is None else word_idx
+            if len(tokens) == 1:  # most pieces are one token: no inner loop
+                tid, value, (s, e) = tokens[0]
+                ids.append(tid)
+                values.append(value)
+                offsets.append((ns.shift + s, ns.shift + e) if ns.align is None
+                               else ns.original_span(s, e))
+                words.append(w)
+                continue
+            ids.extend([t[0] for t in tokens])
+            values.extend([t[1] for t in tokens])
             if ns.align is None:
                 base = ns.shift
-                for tid, value, (s, e) in tokens:
-                    ids.append(tid)
-                    values.append(value)
-                    offsets.append((base + s, base + e))
-                words.extend([w] * len(tokens))
+                offsets.extend([(base + t[2][0], base + t[2][1]) for t in tokens])
             else:
                 span = ns.original_span
-                for tid, value, (s, e) in tokens:
-                    ids.append(tid)
-                    values.append(value)
-                    offsets.append(span(s, e))
-                words.extend([w] * len(tokens))
+                offsets.extend([span(*t[2]) for t in tokens])
+            words.extend([w] * len(tokens))
         n = len(ids)
         return Encoding(ids=ids, tokens=values, offsets=offsets, words=words,
                         type_ids=[type_id] * n)

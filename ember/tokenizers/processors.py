@@ -84,13 +84,8 @@ _WHITESPACE = frozenset("\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u
 _BYTE_LEVEL_SPACE = "\u0120"  # "Ġ", the byte-level alphabet's stand-in for b" "
 
 
-def _n_spaces(chars) -> int:
-    n = 0
-    for c in chars:
-        if c != _BYTE_LEVEL_SPACE and c not in _WHITESPACE:
-            break
-        n += 1
-    return n
+_SPACE_CHARS = _BYTE_LEVEL_SPACE + "".join(sorted(_WHITESPACE))
+_SPACE_SET = frozenset(_SPACE_CHARS)
 
 
 def process_offsets(encoding: Encoding, add_prefix_space: bool) -> None:
@@ -98,19 +93,30 @@ def process_offsets(encoding: Encoding, add_prefix_space: bool) -> None:
 
     Example: token "Ġworld" at (5, 11) -> (6, 11). The first token keeps a single leading space
     when ``add_prefix_space`` (the pre-tokenizer added it, so it is not in the text)."""
+    spaces, chars, offsets = _SPACE_SET, _SPACE_CHARS, encoding.offsets
     for i, token in enumerate(encoding.tokens):
-        lead, trail = _n_spaces(token), _n_spaces(reversed(token))
-        if not lead and not trail:
+        if not token:
             continue
-        start, end = encoding.offsets[i]
+        if token[0] in spaces:
+            rest = token.lstrip(chars)
+            lead = len(token) - len(rest)
+            if not rest:  # all spaces: trimmed from both ends, as HF counts it
+                trail = lead
+            else:
+                trail = len(rest) - len(rest.rstrip(chars)) if rest[-1] in spaces else 0
+        elif token[-1] in spaces:
+            lead, trail = 0, len(token) - len(token.rstrip(chars))
+        else:
+            continue  # the common case, decided without scanning the token
+        start, end = offsets[i]
         if lead:
             # with pre-tokenized input, a later token can also start at offset 0
             if (i == 0 or start == 0) and add_prefix_space and lead == 1:
                 lead = 0
-            start = min(start + lead, end)
+            start = start + lead if start + lead < end else end
         if trail and end >= trail:
-            end = max(end - trail, start)
-        encoding.offsets[i] = (start, end)
+            end = end - trail if end - trail > start else start
+        offsets[i] = (start, end)
 
 
 def _trim_all(encodings: list[Encoding], add_prefix_space: bool) -> None:

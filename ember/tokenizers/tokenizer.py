@@ -334,7 +334,8 @@ class Tokenizer:
         return cls.from_str(buffer.decode("utf-8"))
 
     def __repr__(self) -> str:
-        return f"Tokenizer(vocabulary_size={self.get_vocab_size()}, model={type(self._model).__name__})"
+        return (f"Tokenizer(vocabulary_size={self.get_vocab_size()}, "
+                f"model={type(self._model).__name__})")
 
 
 def _check_str(x) -> str:

@@ -17,21 +17,25 @@ class Model:
     def tokenize(self, sequence: str) -> list[tuple]:
         raise NotImplementedError
 
+    # Defaults for models that keep ``vocab`` (token -> id) and ``vocab_r`` (id -> token) dicts.
+    vocab: dict[str, int]
+    vocab_r: dict[int, str]
+
     def token_to_id(self, token: str) -> int | None:
-        raise NotImplementedError
+        return self.vocab.get(token)
 
     def id_to_token(self, id: int) -> str | None:
-        raise NotImplementedError
+        return self.vocab_r.get(id)
 
     def get_vocab(self) -> dict[str, int]:
-        raise NotImplementedError
+        return dict(self.vocab)
 
     def get_vocab_size(self) -> int:
-        raise NotImplementedError
+        return len(self.vocab)
 
     def to_dict(self) -> dict:
         raise NotImplementedError
 
     @classmethod
-    def from_dict(cls, d: dict, path: str) -> "Model":
+    def from_dict(cls, d: dict, path: str) -> Model:
         raise NotImplementedError

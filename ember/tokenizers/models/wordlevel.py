@@ -41,18 +41,6 @@ class WordLevel(Model):
         """``WordLevel.from_file("vocab.json", unk_token="<unk>")``."""
         return cls(cls.read_file(vocab), unk_token)
 
-    def token_to_id(self, token: str) -> int | None:
-        return self.vocab.get(token)
-
-    def id_to_token(self, id: int) -> str | None:
-        return self.vocab_r.get(id)
-
-    def get_vocab(self) -> dict[str, int]:
-        return dict(self.vocab)
-
-    def get_vocab_size(self) -> int:
-        return len(self.vocab)
-
     def get_trainer(self):
         from ..trainers import WordLevelTrainer
         return WordLevelTrainer()

@@ -69,18 +69,6 @@ class WordPiece(Model):
         return cls(cls.read_file(vocab), **kwargs)
 
     # ---------------------------------------------------------------- vocabulary
-    def token_to_id(self, token: str) -> int | None:
-        return self.vocab.get(token)
-
-    def id_to_token(self, id: int) -> str | None:
-        return self.vocab_r.get(id)
-
-    def get_vocab(self) -> dict[str, int]:
-        return dict(self.vocab)
-
-    def get_vocab_size(self) -> int:
-        return len(self.vocab)
-
     def get_trainer(self):
         from ..trainers import WordPieceTrainer
         return WordPieceTrainer()
