@@ -39,9 +39,32 @@ def numel(input: Tensor) -> int:
 def is_floating_point(input: Tensor) -> bool:
     return input.is_floating_point()
 
-from . import data, nn, optim, utils  # noqa: E402,F401
+from . import nn  # noqa: E402,F401
 
 from .tokenizers import (  # noqa: E402,F401
     AutoTokenizer, BatchEncoding, BertTokenizer, BertTokenizerFast, GPT2Tokenizer,
     GPT2TokenizerFast, PreTrainedTokenizerFast,
 )
+
+# Models load lazily: ``ember.GPT2LMHeadModel`` imports ember.models (and only the gpt2 family)
+# on first use, so ``import ember`` stays fast for code that never touches a model.
+_MODEL_NAMES = {
+    "AutoConfig", "AutoModel", "AutoModelForCausalLM", "AutoModelForMaskedLM",
+    "AutoModelForQuestionAnswering", "AutoModelForSequenceClassification",
+    "AutoModelForTokenClassification", "PretrainedConfig", "PreTrainedConfig",
+    "PreTrainedModel", "count_parameters",
+}
+
+
+def __getattr__(name: str):
+    if name in ("models", "optim", "data", "utils"):  # imported on first use (start-up time)
+        import importlib
+        return importlib.import_module(f".{name}", __name__)
+    if name in _MODEL_NAMES:
+        from . import models
+        return getattr(models, name)
+    from .models import FAMILY_EXPORTS
+    if name in FAMILY_EXPORTS:
+        from . import models
+        return getattr(models, name)
+    raise AttributeError(f"module 'ember' has no attribute {name!r}")

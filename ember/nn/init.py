@@ -11,8 +11,12 @@ Example::
 """
 from __future__ import annotations
 
+import functools
 import math
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -30,6 +34,8 @@ __all__ = [
     "normal_",
     "ones_",
     "orthogonal_",
+    "meta_init",
+    "skip_init",
     "trunc_normal_",
     "uniform_",
     "xavier_normal_",
@@ -234,3 +240,53 @@ def orthogonal_(tensor: Tensor, gain: float = 1, generator: Generator | None = N
     if rows < cols:
         q = q.T
     return _fill(tensor, (q * gain).reshape(tensor.shape))
+
+
+_state = threading.local()
+
+
+@contextmanager
+def skip_init() -> Iterator[None]:
+    """Within this block every initialiser here returns its tensor untouched.
+
+    ``from_pretrained`` builds models inside it: the weights are about to be overwritten by the
+    checkpoint, and drawing ~100M random numbers first would dominate a cold start."""
+    depth = getattr(_state, "depth", 0)
+    _state.depth = depth + 1
+    try:
+        yield
+    finally:
+        _state.depth = depth
+
+
+@contextmanager
+def meta_init() -> Iterator[None]:
+    """Within this block new module parameters take no memory: each is a read-only zero-stride
+    view of one zero (and initialisers are skipped). For counting parameters and inspecting
+    shapes of models too big to allocate, like torch's ``device="meta"``."""
+    meta = getattr(_state, "meta", False)
+    _state.meta = True
+    try:
+        with skip_init():
+            yield
+    finally:
+        _state.meta = meta
+
+
+def is_meta_init() -> bool:
+    return getattr(_state, "meta", False)
+
+
+def _skippable(fn):
+    @functools.wraps(fn)
+    def wrapper(tensor, *args, **kwargs):
+        if getattr(_state, "depth", 0):
+            return tensor
+        return fn(tensor, *args, **kwargs)
+    return wrapper
+
+
+for _name in __all__:
+    if _name.endswith("_"):
+        globals()[_name] = _skippable(globals()[_name])
+del _name

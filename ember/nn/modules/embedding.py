@@ -55,7 +55,8 @@ class Embedding(Module):
         self._fill_padding_idx_with_zero()
 
     def _fill_padding_idx_with_zero(self) -> None:
-        if self.padding_idx is not None:
+        # under init.meta_init() the weight is a read-only zero-stride view: nothing to zero
+        if self.padding_idx is not None and not init.is_meta_init():
             self.weight.data[self.padding_idx] = 0
             self.weight._version[0] += 1
 

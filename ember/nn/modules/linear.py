@@ -21,6 +21,8 @@ def _empty(shape: tuple, device=None, dtype=None) -> np.ndarray:
     """Storage for a new parameter (filled by the module's initialiser)."""
     if device is not None:
         _device(device)
+    if init.is_meta_init():
+        return np.broadcast_to(np.zeros((), dtype=dtypes.as_dtype(dtype)), shape)
     return np.zeros(shape, dtype=dtypes.as_dtype(dtype))
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 
-from tqdm.auto import tqdm
 
 from ..added_vocabulary import AddedToken
 
@@ -20,6 +19,7 @@ def progress(iterable: Iterable, show: bool, desc: str, total: int | None = None
     """``iterable`` wrapped in a tqdm bar when ``show`` (shown only if the step is slow)."""
     if not show:
         return iter(iterable)
+    from tqdm.auto import tqdm  # imported on use: it costs ~30 ms of every ember start
     return iter(tqdm(iterable, desc=desc, total=total, delay=_PROGRESS_DELAY_S, leave=False))
 
 
@@ -27,6 +27,7 @@ class ProgressBar:
     """A manually advanced tqdm bar, or nothing when ``show`` is false."""
 
     def __init__(self, show: bool, desc: str, total: int | None = None):
+        from tqdm.auto import tqdm
         self._bar = tqdm(desc=desc, total=total, delay=_PROGRESS_DELAY_S, leave=False) \
             if show else None
 
