@@ -2,6 +2,10 @@
 ``torch.utils.data``."""
 from __future__ import annotations
 
+from .data_collator import (  # noqa: F401  (transformers' collators, also in ember.trainer)
+    DataCollatorForLanguageModeling, DataCollatorForSeq2Seq, DataCollatorForTokenClassification,
+    DataCollatorWithPadding, DefaultDataCollator, default_data_collator,
+)
 from .dataloader import DataLoader, default_collate, default_convert, get_worker_info
 from .dataset import (
     ChainDataset,
