@@ -167,6 +167,13 @@ def test_overflowing_tokens_with_stride(toks, stride):
               return_offsets_mapping=True, padding="max_length")
 
 
+@pytest.mark.parametrize("max_length", [1, 2, 3])
+def test_tiny_max_length_without_special_tokens(toks, max_length):
+    """A max_length below the special-token count is fine when none are added (HF's check wraps
+    around in unsigned arithmetic; ours used to refuse it)."""
+    call_both(toks, LONG, truncation=True, max_length=max_length, add_special_tokens=False)
+
+
 def test_truncation_errors_match(toks):
     ours, theirs = toks
     for kwargs, msg in (({"truncation": "only_second", "max_length": 5},

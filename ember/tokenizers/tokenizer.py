@@ -113,7 +113,10 @@ class Tokenizer:
                           strategy: str = "longest_first", direction: str = "right") -> None:
         added = self.num_special_tokens_to_add(False)
         effective = max_length - added
-        if stride >= effective:
+        # HF checks `effective < stride` in usize arithmetic: a max_length below the special-token
+        # count wraps around and passes (encoding without special tokens still truncates fine);
+        # stride == effective is refused later, when an encoding is truncated
+        if 0 <= effective < stride:
             raise ValueError(f"tokenizer stride set to {stride}, which is greater than or equal "
                              f"to its effective max length of {effective} (= {max_length} "
                              f"original max length - {added} added special tokens), ")
