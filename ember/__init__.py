@@ -46,20 +46,33 @@ from .tokenizers import (  # noqa: E402,F401
     GPT2TokenizerFast, PreTrainedTokenizerFast,
 )
 
-# Models load lazily: ``ember.GPT2LMHeadModel`` imports ember.models (and only the gpt2 family)
-# on first use, so ``import ember`` stays fast for code that never touches a model.
+# Models, generation, pipelines and the trainer load lazily: ``ember.GPT2LMHeadModel`` imports
+# ember.models (and only the gpt2 family) on first use, so ``import ember`` stays fast for code
+# that never touches them.
+_LAZY_SUBMODULES = ("models", "optim", "data", "utils", "generation", "pipelines", "trainer")
 _MODEL_NAMES = {
     "AutoConfig", "AutoModel", "AutoModelForCausalLM", "AutoModelForMaskedLM",
     "AutoModelForQuestionAnswering", "AutoModelForSequenceClassification",
     "AutoModelForTokenClassification", "PretrainedConfig", "PreTrainedConfig",
     "PreTrainedModel", "count_parameters",
 }
+_LAZY_NAMES = {
+    **{n: "generation" for n in ("GenerationConfig", "GenerationMixin", "TextStreamer",
+                                 "TextIteratorStreamer", "LogitsProcessor",
+                                 "LogitsProcessorList", "StoppingCriteria",
+                                 "StoppingCriteriaList")},
+    "pipeline": "pipelines", "Pipeline": "pipelines",
+    "TrainingArguments": "trainer", "Trainer": "trainer", "TrainerCallback": "trainer",
+    "EarlyStoppingCallback": "trainer",
+}
 
 
 def __getattr__(name: str):
-    if name in ("models", "optim", "data", "utils"):  # imported on first use (start-up time)
-        import importlib
+    import importlib
+    if name in _LAZY_SUBMODULES:
         return importlib.import_module(f".{name}", __name__)
+    if name in _LAZY_NAMES:
+        return getattr(importlib.import_module(f".{_LAZY_NAMES[name]}", __name__), name)
     if name in _MODEL_NAMES:
         from . import models
         return getattr(models, name)

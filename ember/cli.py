@@ -2,10 +2,16 @@
 
     ember tokenize train FILE [FILE ...] --kind byte-level-bpe --vocab-size 8000 --output DIR
     ember tokenize show TOKENIZER "some text" [--pair "second text"]
+    ember generate FOLDER "prompt" [--max-new-tokens 50 --do-sample --temperature 0.7 --seed 0
+                                    --top-k K --top-p P --num-beams B --repetition-penalty R
+                                    --num-return-sequences N --stream --json]
+    ember run TASK FOLDER "input" [--context "..." (question-answering)] [--top-k K]
+                                  [--param name=value ...] [--json]
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -68,6 +74,215 @@ def _tokenize_show(args) -> int:
     return 0
 
 
+# -- ember generate / ember run --------------------------------------------------------------------
+class _CommandError(Exception):
+    """A user error: printed as one line, exit code 2."""
+
+
+def _one_line_error(parser: argparse.ArgumentParser, message: str) -> None:
+    """argparse's error() without the usage block: one line on stderr, exit code 2."""
+    print(f"{parser.prog}: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def _number(kind: type, low: float | None = None, high: float | None = None,
+            low_open: bool = False):
+    """An argparse type: ``kind`` within [low, high] (or (low, high] with ``low_open``)."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid {kind.__name__} value: {text!r}") from None
+        if value != value or (low is not None and (value < low or (low_open and value == low))) \
+                or (high is not None and value > high):
+            bounds = f"{'>' if low_open else '>='} {low}" if high is None else \
+                f"in {'(' if low_open else '['}{low}, {high}]"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {text}")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _param(text: str) -> tuple[str, object]:
+    """``name=value`` with a JSON value (``3``, ``0.5``, ``true``, ``"x"``) or else a string."""
+    name, sep, raw = text.partition("=")
+    if not sep or not name.strip().isidentifier():
+        raise argparse.ArgumentTypeError(f"expected name=value, got {text!r}")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = raw
+    return name.strip(), value
+
+
+def _jsonable(x):
+    """Pipeline results as JSON-friendly values (NumPy scalars and arrays, tensors)."""
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if hasattr(x, "tolist"):  # NumPy arrays and scalars
+        return x.tolist()
+    if hasattr(x, "numpy"):  # ember tensors
+        return x.numpy().tolist()
+    return x
+
+
+def _format_record(record: dict) -> str:
+    if set(record) == {"generated_text"}:
+        text = record["generated_text"]
+        return text if isinstance(text, str) else json.dumps(_jsonable(text), ensure_ascii=False)
+    if {"answer", "score", "start", "end"} <= set(record):
+        return (f"{record['answer']}\t(score {record['score']:.4f}, characters "
+                f"{record['start']}-{record['end']})")
+    return "  ".join(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {_jsonable(v)}"
+                     for k, v in record.items())
+
+
+def _format(result) -> list[str]:
+    """Readable lines: one per record (dict), JSON for anything else (e.g. embeddings)."""
+    if isinstance(result, dict):
+        return [_format_record(result)]
+    if isinstance(result, (list, tuple)) and result and \
+            all(isinstance(r, (dict, list, tuple)) for r in result) and \
+            any(isinstance(r, dict) or (r and isinstance(r[0], dict)) for r in result):
+        lines: list[str] = []
+        for r in result:
+            lines.extend(_format(r))
+        return lines
+    return [json.dumps(_jsonable(result), ensure_ascii=False)]
+
+
+def _print_result(result, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(_jsonable(result), ensure_ascii=False))
+    else:
+        print("\n".join(_format(result)))
+
+
+def _error_text(err: BaseException) -> str:
+    msg = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
+    return " ".join(str(msg).split()) or type(err).__name__
+
+
+def _load_pipeline(task: str, folder: str):
+    from .pipelines import check_task, pipeline
+
+    try:
+        check_task(task)
+    except KeyError as err:
+        raise _CommandError(_error_text(err)) from None
+    if not Path(folder).is_dir():
+        raise _CommandError(f"no such model folder: {folder}")
+    try:
+        return pipeline(task, folder)
+    except (ValueError, KeyError, OSError, ImportError) as err:
+        raise _CommandError(_error_text(err)) from None
+
+
+def _call(pipe, inputs, kwargs: dict):
+    try:
+        return pipe(inputs, **kwargs)
+    except (ValueError, KeyError, TypeError) as err:
+        raise _CommandError(_error_text(err)) from None
+
+
+def _generate_kwargs(args) -> dict:
+    kwargs: dict = {"max_new_tokens": args.max_new_tokens}
+    sampling = {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p}
+    kwargs["do_sample"] = args.do_sample or any(v is not None for v in sampling.values())
+    for name, value in (*sampling.items(), ("num_beams", args.num_beams),
+                        ("repetition_penalty", args.repetition_penalty),
+                        ("num_return_sequences", args.num_return_sequences)):
+        if value is not None:
+            kwargs[name] = value
+    return kwargs
+
+
+def _generate(args) -> int:
+    if args.stream and ((args.num_beams or 1) > 1 or (args.num_return_sequences or 1) > 1):
+        raise _CommandError("--stream shows one sequence: it cannot be combined with "
+                            "--num-beams or --num-return-sequences above 1")
+    pipe = _load_pipeline("text-generation", args.folder)
+    kwargs = _generate_kwargs(args)
+    if args.seed is not None:
+        from . import manual_seed
+        manual_seed(args.seed)
+    if args.stream:
+        from .generation import TextStreamer
+        kwargs["streamer"] = TextStreamer(pipe.tokenizer, skip_special_tokens=True)
+    result = _call(pipe, args.prompt, kwargs)
+    if args.json:
+        _print_result(result, True)
+    elif not args.stream:  # (the streamer printed the text, prompt included, as it came)
+        texts = [r["generated_text"] for r in result]
+        print("\n---\n".join(texts))
+    return 0
+
+
+def _run(args) -> int:
+    pipe = _load_pipeline(args.task, args.folder)
+    kwargs = dict(args.param)
+    if args.top_k is not None:
+        kwargs["top_k"] = args.top_k
+    if args.batch_size is not None:
+        kwargs["batch_size"] = args.batch_size
+    inputs = args.inputs if len(args.inputs) > 1 else args.inputs[0]
+    if pipe.task == "question-answering":
+        if args.context is None:
+            raise _CommandError("question-answering needs --context (the text to answer from); "
+                                "the inputs are the questions")
+        if isinstance(inputs, list):
+            inputs = [{"question": q, "context": args.context} for q in inputs]
+        else:
+            inputs = {"question": inputs, "context": args.context}
+    elif args.context is not None:
+        raise _CommandError(f"--context is for question-answering, not {pipe.task}")
+    _print_result(_call(pipe, inputs, kwargs), args.json)
+    return 0
+
+
+def _add_model_commands(sub) -> None:
+    g = sub.add_parser("generate", help="continue a prompt with a causal LM (text-generation)",
+                       description="Continue PROMPT with the model in FOLDER. Greedy unless "
+                       "--do-sample (or --temperature/--top-k/--top-p, which imply it).")
+    g.add_argument("folder", help="a model folder (config.json, weights, tokenizer files)")
+    g.add_argument("prompt")
+    g.add_argument("--max-new-tokens", type=_number(int, 1), default=50,
+                   help="tokens to add (default: 50)")
+    g.add_argument("--do-sample", action="store_true", help="sample instead of greedy decoding")
+    g.add_argument("--temperature", type=_number(float, 0.0, low_open=True))
+    g.add_argument("--top-k", type=_number(int, 0))
+    g.add_argument("--top-p", type=_number(float, 0.0, 1.0, low_open=True))
+    g.add_argument("--num-beams", type=_number(int, 1))
+    g.add_argument("--repetition-penalty", type=_number(float, 0.0, low_open=True))
+    g.add_argument("--num-return-sequences", type=_number(int, 1))
+    g.add_argument("--seed", type=_number(int, 0), help="seed ember's random generator first")
+    g.add_argument("--stream", action="store_true", help="print tokens as they are generated")
+    g.add_argument("--json", action="store_true", help="print the pipeline's result as JSON")
+    g.set_defaults(fn=_generate)
+    g.error = lambda message: _one_line_error(g, message)
+
+    r = sub.add_parser("run", help="run any pipeline task on a model folder",
+                       description="Run the TASK pipeline of the model in FOLDER on INPUT(s).")
+    r.add_argument("task", help="a pipeline task, e.g. question-answering, text-generation, "
+                   "fill-mask, text-classification")
+    r.add_argument("folder", help="a model folder (config.json, weights, tokenizer files)")
+    r.add_argument("inputs", nargs="+", metavar="input",
+                   help="the input text (the question for question-answering); several give "
+                   "a list of results")
+    r.add_argument("--context", help="question-answering: the text to find the answer in")
+    r.add_argument("--top-k", type=_number(int, 1), help="the task's top_k")
+    r.add_argument("--param", "-p", type=_param, action="append", default=[],
+                   metavar="NAME=VALUE",
+                   help="a task parameter, value as JSON (e.g. -p max_new_tokens=20 "
+                   "-p do_sample=false); repeatable")
+    r.add_argument("--batch-size", type=_number(int, 1))
+    r.add_argument("--json", action="store_true", help="print the result as JSON")
+    r.set_defaults(fn=_run)
+    r.error = lambda message: _one_line_error(r, message)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="ember", description="ember: PyTorch-style autograd and a "
                                  "transformers-style stack on NumPy")
@@ -94,12 +309,18 @@ def build_parser() -> argparse.ArgumentParser:
     sh.add_argument("--pair", default=None, help="a second sequence")
     sh.add_argument("--no-special-tokens", action="store_true")
     sh.set_defaults(fn=_tokenize_show)
+
+    _add_model_commands(sub)
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.fn(args)
+    try:
+        return args.fn(args)
+    except _CommandError as err:
+        print(f"ember {args.command}: error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -332,3 +332,6 @@ def test_public_names_match_transformers():
             continue
         ref = sentence_transformers if name == "SentenceTransformer" else transformers
         assert hasattr(ref, name), name
+    for name, module in ember._LAZY_NAMES.items():
+        assert getattr(ember, name) is getattr(getattr(ember, module), name)
+        assert hasattr(transformers, name), name

@@ -22,7 +22,7 @@ import numpy as np
 from ..autograd import ops
 from ..autograd.tensor import Tensor
 
-__all__ = ["Cache", "DynamicCache"]
+__all__ = ["Cache", "DynamicCache", "StaticCache"]
 
 LegacyCache = tuple[tuple[Tensor, Tensor], ...]
 
@@ -145,3 +145,96 @@ class DynamicCache(Cache):
         """Repeat every batch entry ``repeats`` times (expanding a batch into beams)."""
         idx = np.repeat(np.arange(self.key_cache[0].shape[0] if self.key_cache else 0), repeats)
         self.batch_select_indices(idx)
+
+
+class StaticCache(Cache):
+    """A cache preallocated for ``max_cache_len`` tokens: per layer, key and value buffers of
+    shape ``(batch, heads, max_cache_len, head_dim)``, written in place, so a decoding step
+    costs no reallocation however long the sequence already is (``generate``'s
+    ``ModelSession`` uses it).
+
+    The buffers are allocated by each layer's first ``update`` (their shape and dtype are the
+    keys'), and kept by ``reset``. ``update`` returns views of the filled part only: a single
+    new token attends over exactly the tokens seen, with no mask needed. It stores arrays, not
+    graph nodes: use it for inference (under ``no_grad``).
+
+    >>> cache = StaticCache(config=model.config, max_cache_len=64)
+    >>> out = model(ids, past_key_values=cache, use_cache=True)
+    """
+
+    def __init__(self, config: Any = None, max_cache_len: int | None = None,
+                 max_batch_size: int | None = None, **_: Any) -> None:
+        if max_cache_len is None or int(max_cache_len) < 1:
+            raise ValueError(f"StaticCache needs max_cache_len >= 1, got {max_cache_len!r}")
+        self.config = config
+        self.max_cache_len = int(max_cache_len)
+        self.max_batch_size = max_batch_size
+        self.key_cache: list[np.ndarray] = []  # per layer (B, nh, max_cache_len, hs)
+        self.value_cache: list[np.ndarray] = []
+        self._lengths: list[int] = []  # tokens filled, per layer
+
+    def update(self, key_states: Tensor, value_states: Tensor,
+               layer_idx: int) -> tuple[Tensor, Tensor]:
+        k = key_states.data if isinstance(key_states, Tensor) else np.asarray(key_states)
+        v = value_states.data if isinstance(value_states, Tensor) else np.asarray(value_states)
+        if layer_idx > len(self.key_cache):
+            raise IndexError(f"StaticCache.update: layer {layer_idx} before layer "
+                             f"{len(self.key_cache)} was filled")
+        if layer_idx == len(self.key_cache):
+            B, nh, _, hs = k.shape
+            self.key_cache.append(np.zeros((B, nh, self.max_cache_len, hs), k.dtype))
+            self.value_cache.append(np.zeros((B, nh, self.max_cache_len, hs), v.dtype))
+            self._lengths.append(0)
+        kbuf, vbuf = self.key_cache[layer_idx], self.value_cache[layer_idx]
+        start, T = self._lengths[layer_idx], k.shape[-2]
+        if k.shape[0] != kbuf.shape[0]:
+            raise ValueError(f"StaticCache.update: the cache holds batch {kbuf.shape[0]}, the "
+                             f"new keys batch {k.shape[0]}")
+        if start + T > self.max_cache_len:
+            raise ValueError(f"StaticCache is full: {start} cached + {T} new tokens exceed "
+                             f"max_cache_len {self.max_cache_len}")
+        kbuf[:, :, start:start + T] = k
+        vbuf[:, :, start:start + T] = v
+        self._lengths[layer_idx] = start + T
+        return Tensor(kbuf[:, :, :start + T]), Tensor(vbuf[:, :, :start + T])
+
+    def get_seq_length(self, layer_idx: int = 0) -> int:
+        return self._lengths[layer_idx] if layer_idx < len(self._lengths) else 0
+
+    def get_max_cache_shape(self) -> int:
+        return self.max_cache_len
+
+    def __len__(self) -> int:
+        return len(self.key_cache)
+
+    def reset(self) -> None:
+        """Forget every token; the buffers stay allocated."""
+        self._lengths = [0] * len(self._lengths)
+
+    def crop(self, max_length: int) -> None:
+        """Keep the first ``max_length`` tokens; a negative value removes that many."""
+        if max_length < 0:
+            max_length = self.get_seq_length() + max_length
+        self._lengths = [min(n, max(max_length, 0)) for n in self._lengths]
+
+    def batch_select_indices(self, indices: np.ndarray | Tensor | Sequence[int]) -> None:
+        """Row i becomes old row ``indices[i]``. The same batch size reuses the buffers; another
+        size allocates new ones."""
+        idx = _index(indices)
+        for i, n in enumerate(self._lengths):
+            for bufs in (self.key_cache, self.value_cache):
+                buf = bufs[i]
+                if idx.size == buf.shape[0]:
+                    buf[:, :, :n] = buf[idx, :, :n]  # the gather copies first: no aliasing
+                else:
+                    new = np.zeros((idx.size,) + buf.shape[1:], buf.dtype)
+                    new[:, :, :n] = buf[idx, :, :n]
+                    bufs[i] = new
+
+    def reorder_cache(self, beam_idx: np.ndarray | Tensor | Sequence[int]) -> None:
+        """Beam search: row i becomes old row ``beam_idx[i]``."""
+        self.batch_select_indices(beam_idx)
+
+    def __repr__(self) -> str:
+        return (f"StaticCache(layers={len(self)}, seq_length={self.get_seq_length()}, "
+                f"max_cache_len={self.max_cache_len})")

@@ -193,6 +193,8 @@ class PreTrainedModel(nn.Module):
         arrays = {k: np.ascontiguousarray(v.data if hasattr(v, "data") else v)
                   for k, v in state_dict.items()}
         self.config.save_pretrained(save_directory)
+        if callable(getattr(self, "can_generate", None)) and self.can_generate():
+            self.generation_config.save_pretrained(save_directory)  # as transformers does
         save_checkpoint(arrays, save_directory, max_shard_size=max_shard_size,
                         metadata={"format": "pt"})
 
@@ -235,6 +237,16 @@ class PreTrainedModel(nn.Module):
         with init.skip_init():
             model = cls(config, *model_args)
         info = model._load_checkpoint_state(state, target, ignore_mismatched_sizes, folder)
+        if callable(getattr(model, "can_generate", None)) and model.can_generate():
+            # generation_config.json when the checkpoint has one, else bos/eos/pad from config
+            from ..generation.configuration_utils import GENERATION_CONFIG_NAME, GenerationConfig
+            gen = GenerationConfig.from_model_config(config)
+            if os.path.isfile(os.path.join(folder, GENERATION_CONFIG_NAME)):
+                try:
+                    gen = GenerationConfig.from_pretrained(folder)
+                except ValueError as err:  # a bad generation config must not block the weights
+                    logger.warning("%s: ignoring its generation_config.json (%s)", folder, err)
+            model.generation_config = gen
         model.eval()
         return (model, info) if output_loading_info else model
 

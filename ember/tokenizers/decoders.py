@@ -10,6 +10,7 @@ import re
 import regex
 
 from .serialization import Registry, TokenizerFormatError, expect, fields
+from .unicode_tables import UNICODE_TO_BYTES
 
 __all__ = ["BPEDecoder", "ByteFallback", "ByteLevel", "CTC", "DECODERS", "Decoder", "Fuse",
            "Metaspace", "Replace", "Sequence", "Strip", "WordPiece",
@@ -75,19 +76,7 @@ def _wordpiece_cleanup(text: str) -> str:
 
 
 # ---------------------------------------------------------------------------- byte level
-def _bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's printable stand-in for every byte: printable Latin-1 bytes map to themselves,
-    the others to U+0100 onwards (b" " -> "Ġ")."""
-    keep = [*range(ord("!"), ord("~") + 1), *range(0xA1, 0xAD), *range(0xAE, 0x100)]
-    table, n = {b: chr(b) for b in keep}, 0
-    for b in range(256):
-        if b not in table:
-            table[b] = chr(256 + n)
-            n += 1
-    return table
-
-
-_CHAR_TO_BYTE = {c: b for b, c in _bytes_to_unicode().items()}
+_CHAR_TO_BYTE = UNICODE_TO_BYTES  # GPT-2's printable stand-in for each byte, reversed
 
 
 @DECODERS.register("ByteLevel")

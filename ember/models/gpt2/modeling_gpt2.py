@@ -31,6 +31,7 @@ import numpy as np
 from ... import nn
 from ...autograd.function import Function
 from ...autograd.tensor import Tensor
+from ...generation.utils import GenerationMixin
 from ...nn import functional as F
 from ...nn import init
 from ...nn.modules.linear import _empty
@@ -389,7 +390,7 @@ class GPT2Model(GPT2PreTrainedModel):
 
 # -- heads ---------------------------------------------------------------------------------------
 
-class GPT2LMHeadModel(GPT2PreTrainedModel):
+class GPT2LMHeadModel(GPT2PreTrainedModel, GenerationMixin):
     """GPT-2 with its language-modelling head (``lm_head``, tied to ``transformer.wte``)."""
 
     _tied_weights_keys: ClassVar[dict[str, str]] = {"lm_head.weight": "transformer.wte.weight"}
@@ -406,6 +407,15 @@ class GPT2LMHeadModel(GPT2PreTrainedModel):
 
     def set_output_embeddings(self, value: nn.Linear) -> None:
         self.lm_head = value
+
+    def _decoder_session(self, batch_size: int, max_length: int):
+        """generate()'s session: the NumPy decoder with folded weights (``decoding.py``); the
+        generic one for a model it cannot reproduce (training, hooks, float64, activation)."""
+        from .decoding import GPT2DecoderSession
+        generic = getattr(super(), "_decoder_session", None)
+        if generic is not None and not GPT2DecoderSession.supports(self):
+            return generic(batch_size, max_length)
+        return GPT2DecoderSession(self, batch_size, max_length)
 
     def forward(self, input_ids: ArrayLike | None = None, *, labels: ArrayLike | None = None,
                 logits_to_keep: int = 0, return_dict: bool | None = None,
