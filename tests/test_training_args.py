@@ -17,6 +17,15 @@ from ember.trainer import (
     HubStrategy, IntervalStrategy, OptimizerNames, SaveStrategy, SchedulerType, TrainingArguments,
 )
 
+
+@pytest.fixture(autouse=True)
+def _transformers_default_verbosity():
+    """transformers derives disable_tqdm from its logger level; other test modules silence it."""
+    old = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_warning()
+    yield
+    transformers.logging.set_verbosity(old)
+
 HF = transformers.TrainingArguments
 
 
