@@ -7,6 +7,8 @@
                                     --num-return-sequences N --stream --json]
     ember run TASK FOLDER "input" [--context "..." (question-answering)] [--top-k K]
                                   [--param name=value ...] [--json]
+    ember train [TEXT_FILE ...] [--output-dir DIR] [--config tiny|small|gpt2|FILE.json]
+                [--max-steps N] [--resume | --overwrite] [--seed N] [--learning-rate LR ...]
 """
 from __future__ import annotations
 
@@ -283,6 +285,60 @@ def _add_model_commands(sub) -> None:
     r.error = lambda message: _one_line_error(r, message)
 
 
+# -- ember train -----------------------------------------------------------------------------------
+def _train(args) -> int:
+    from .trainer.pretrain import TrainJobError, run
+
+    try:
+        return run(args)
+    except TrainJobError as err:
+        raise _CommandError(_error_text(err)) from None
+    except KeyboardInterrupt:
+        print("\nember train: interrupted", file=sys.stderr)
+        return 130
+
+
+def _add_train_command(sub) -> None:
+    t = sub.add_parser(
+        "train", help="pretrain a GPT-2 style model from scratch (tokenizer, training, report)",
+        description="Train a byte-level BPE tokenizer and a GPT-2 style model from scratch on "
+        "TEXT_FILEs (default: the CPython documentation, no download), with checkpoints, "
+        "validation and unigram-baseline perplexities and samples. Unset options take the "
+        "config's defaults (or, with --resume, the run's own settings).")
+    t.add_argument("files", nargs="*", metavar="TEXT_FILE",
+                   help="UTF-8 text files (the last 5%% of each is held out for validation)")
+    t.add_argument("--output-dir", "-o", help="the run folder (default: runs/ember-gpt2-CONFIG)")
+    t.add_argument("--config", help="tiny (tests), small (default, about 5 minutes on 2 cores), "
+                   "gpt2 (124M) or a JSON file of GPT2Config fields")
+    t.add_argument("--resume", action="store_true",
+                   help="continue from the last complete checkpoint in the output folder")
+    t.add_argument("--overwrite", action="store_true",
+                   help="start over in an output folder that already holds a run")
+    t.add_argument("--max-steps", type=_number(int, 1), help="optimizer steps")
+    t.add_argument("--num-train-epochs", type=_number(float, 0.0, low_open=True),
+                   help="epochs instead of --max-steps")
+    t.add_argument("--seed", type=_number(int, 0))
+    t.add_argument("--learning-rate", type=_number(float, 0.0))
+    t.add_argument("--batch-size", type=_number(int, 1), dest="batch_size",
+                   help="per_device_train_batch_size (blocks per micro-batch)")
+    t.add_argument("--gradient-accumulation-steps", type=_number(int, 1))
+    t.add_argument("--warmup-steps", type=_number(float, 0.0),
+                   help="steps, or a ratio of the run when < 1")
+    t.add_argument("--weight-decay", type=_number(float, 0.0))
+    t.add_argument("--lr-scheduler-type", help="linear, cosine, constant_with_warmup, ...")
+    t.add_argument("--logging-steps", type=_number(int, 1))
+    t.add_argument("--eval-steps", type=_number(int, 1))
+    t.add_argument("--save-steps", type=_number(int, 1))
+    t.add_argument("--save-total-limit", type=_number(int, 1))
+    t.add_argument("--block-size", type=_number(int, 2), help="tokens per training sequence")
+    t.add_argument("--vocab-size", type=_number(int, 257), help="the BPE tokenizer's size")
+    t.add_argument("--threads", type=_number(int, 0),
+                   help="BLAS threads (default 1: a second thread slows steps down on a busy "
+                   "machine; 0 = the BLAS default)")
+    t.set_defaults(fn=_train)
+    t.error = lambda message: _one_line_error(t, message)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="ember", description="ember: PyTorch-style autograd and a "
                                  "transformers-style stack on NumPy")
@@ -311,6 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     sh.set_defaults(fn=_tokenize_show)
 
     _add_model_commands(sub)
+    _add_train_command(sub)
     return ap
 
 

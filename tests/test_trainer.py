@@ -552,5 +552,5 @@ def test_clear_errors(tmp_path):
 
     with pytest.raises(ValueError, match="cannot be used as is for training"):
         Trainer(GPT2Model(GPT2Config(**GPT2_KW)), args(tmp_path))
-    with pytest.raises(NotImplementedError, match="hyperparameter_search"):
+    with pytest.raises(RuntimeError, match="model_init"):
         Trainer(gpt2(), args(tmp_path)).hyperparameter_search()

@@ -29,8 +29,12 @@ method for the details). What differs:
 * ``preprocess_logits_for_metrics(logits, labels)`` receives NumPy arrays;
 * ``compute_loss_func``, ``optimizer_cls_and_kwargs`` and ``preprocess_logits_for_metrics``
   are keyword-only;
-* not implemented yet (clear errors): ``hyperparameter_search``, ``label_smoothing_factor``,
-  FLOPs counting (``total_flos`` stays 0), reporting integrations.
+* ``report_to`` knows "tensorboard" and "mlflow" (``ember.trainer.integrations``, each an
+  optional extra); ``hyperparameter_search`` runs Optuna only (``ember[optuna]``);
+  ``total_flos`` adds the attention term to transformers' ``6 * N * tokens``
+  (``ember.trainer.flops``); ``train()`` also prints a summary (with energy from RAPL counters
+  where the machine has them) and writes ``output_dir/loss.png``;
+* not implemented yet (clear errors): ``label_smoothing_factor``.
 """
 from __future__ import annotations
 
@@ -61,7 +65,6 @@ from .callbacks import (
     PrinterCallback,
     ProgressCallback,
     TrainerCallback,
-    get_reporting_integration_callbacks,
 )
 from .checkpoint import (
     OPTIMIZER_NAME,
@@ -83,6 +86,9 @@ from .checkpoint import (
     save_scheduler_state,
     sort_checkpoints,
 )
+from .flops import EnergyMeter, format_train_summary
+from .flops import floating_point_ops as _estimate_flops
+from .integrations import get_reporting_integration_callbacks, plot_loss
 from .trainer_state import ExportableState, TrainerControl, TrainerState
 from .training_args import SaveStrategy, TrainingArguments
 
@@ -638,6 +644,7 @@ class Trainer:
         args = self.args
         self.is_in_train = True
         try:
+            self._hp_search_setup(trial)  # may change args (seed, ...): before model_init
             if self.model_init is not None:
                 set_seed(args.seed)
                 self.model = self.call_model_init(trial)
@@ -788,6 +795,7 @@ class Trainer:
                         steps_trained_in_current_epoch)
 
         start_time = time.time()
+        self._energy_meter = EnergyMeter()  # RAPL counters, where the machine exposes them
         self._initial_num_input_tokens_seen = self.state.num_input_tokens_seen
         self._initial_global_step = self.state.global_step
         self._tr_loss = 0.0
@@ -856,6 +864,8 @@ class Trainer:
                 else:
                     self._tr_loss += tr_loss_step
                 self._track_num_input_tokens(inputs)
+                self.current_flos += float(self.floating_point_ops(inputs))
+                self._energy_meter.sample()
 
                 if do_sync_step:
                     grad_norm = self._clip_grad_norm(model)
@@ -904,6 +914,7 @@ class Trainer:
                            ) -> TrainOutput:
         self._total_loss_scalar += self._tr_loss
         self._tr_loss = 0.0
+        self.store_flos()
         num_steps_trained = self.state.global_step - self._initial_global_step
         train_loss = self._total_loss_scalar / max(num_steps_trained, 0.001)
         metrics = speed_metrics(
@@ -912,7 +923,19 @@ class Trainer:
             num_steps=num_steps_trained)
         metrics["total_flos"] = self.state.total_flos
         metrics["train_loss"] = train_loss
+        energy = self._energy_meter.stop()
+        if energy is not None:  # measured, never estimated
+            metrics["train_energy_joules"] = energy.joules
         self.log(metrics)
+        if self.is_world_process_zero():
+            from tqdm.auto import tqdm
+
+            tqdm.write(format_train_summary(metrics, energy, self._energy_meter.reason))
+            backend = plot_loss(self.state.log_history,
+                                os.path.join(self.args.output_dir, "loss.png"))
+            if backend is not None:
+                logger.info("Loss plot written to %s (%s)",
+                            os.path.join(self.args.output_dir, "loss.png"), backend)
 
         if self.args.load_best_model_at_end and self.state.best_model_checkpoint is not None:
             self._load_best_model()
@@ -1074,7 +1097,9 @@ class Trainer:
         self.control = self.callback_handler.on_log(self.args, self.state, self.control, logs)
 
     def _evaluate(self, trial, ignore_keys_for_eval) -> dict[str, float]:
-        return self.evaluate(ignore_keys=ignore_keys_for_eval)
+        metrics = self.evaluate(ignore_keys=ignore_keys_for_eval)
+        self._report_to_hp_search(trial, self.state.global_step, metrics)
+        return metrics
 
     def _determine_best_metric(self, metrics: dict[str, float], trial=None) -> bool:
         """Update ``state.best_metric``/``best_global_step``; True for a new best."""
@@ -1115,6 +1140,7 @@ class Trainer:
             if self.state.best_global_step == self.state.global_step \
                     or os.path.exists(best_dir):
                 self.state.best_model_checkpoint = best_dir
+        self.store_flos()
         with atomic_checkpoint_dir(run_dir, name) as tmp:
             self._save(tmp)
             if not self.args.save_only_model:
@@ -1336,14 +1362,53 @@ class Trainer:
             return loss, None, labels
         return loss, (logits[0] if len(logits) == 1 else logits), labels
 
-    # ------------------------------------------------------------------ not yet
-    def hyperparameter_search(self, *args: Any, **kwargs: Any):
-        raise NotImplementedError("Trainer.hyperparameter_search is not implemented in ember "
-                                  "yet; loop over TrainingArguments yourself and call train()")
+    # ------------------------------------------------------------------ search and FLOPs
+    def hyperparameter_search(self, hp_space: Callable | None = None,
+                              compute_objective: Callable | None = None, n_trials: int = 20,
+                              direction: str | list[str] = "minimize",
+                              backend: str | None = "optuna", hp_name: Callable | None = None,
+                              storage: Any = None, study_name: str | None = None,
+                              **kwargs: Any):
+        """Search hyper-parameters with Optuna (transformers' method; needs ``model_init``
+        and ``pip install 'ember[optuna]'``). Each trial sets the ``TrainingArguments`` fields
+        ``hp_space(trial)`` suggests, rebuilds the model, trains into
+        ``output_dir/run-<n>`` and is scored by ``compute_objective(metrics)`` (default: eval
+        loss, or the sum of the metrics); evaluations during training are reported for
+        pruning. ``storage`` (e.g. ``"sqlite:///hp.db"``) with ``study_name`` shares the study
+        between processes; other ``kwargs`` go to ``optuna.create_study`` (``sampler``,
+        ``pruner``, ...) or ``study.optimize`` (``timeout``, ``catch``, ...). Returns a
+        ``BestRun(run_id, objective, hyperparameters)`` (a list of them when ``direction`` is
+        a list). See ``ember.trainer.hyperparameter_search``."""
+        from .hyperparameter_search import hyperparameter_search
+
+        return hyperparameter_search(self, hp_space, compute_objective, n_trials, direction,
+                                     backend, hp_name, storage, study_name, **kwargs)
+
+    def _hp_search_setup(self, trial: Any) -> None:
+        from .hyperparameter_search import hp_search_setup
+
+        hp_search_setup(self, trial)
+
+    def _report_to_hp_search(self, trial: Any, step: int, metrics: dict[str, float]) -> None:
+        if self.hp_search_backend is None or trial is None:
+            return
+        from .hyperparameter_search import report_to_hp_search
+
+        report_to_hp_search(self, trial, step, metrics)
 
     def floating_point_ops(self, inputs: dict) -> int:
-        """FLOP counting is not implemented yet (``total_flos`` stays 0)."""
-        return 0
+        """Training FLOPs of one batch: the model's own ``floating_point_ops`` when it has one
+        (transformers 4.x's convention), else ``ember.trainer.flops.floating_point_ops``:
+        transformers 5's 6 x non-embedding parameters x tokens, plus the attention term
+        6 x n_layer x seq x d_model x tokens."""
+        if hasattr(self.model, "floating_point_ops"):
+            return self.model.floating_point_ops(inputs)
+        return _estimate_flops(self.model, inputs)
+
+    def store_flos(self) -> None:
+        """Move the FLOPs counted since the last call into ``state.total_flos``."""
+        self.state.total_flos += self.current_flos
+        self.current_flos = 0
 
     def is_local_process_zero(self) -> bool:
         return True

@@ -15,7 +15,8 @@ What differs from transformers (each raises or warns plainly, never silently):
   ``tf32=True`` is a ValueError, as transformers raises where TF32 is unavailable;
 * a name transformers knows but ember does not implement (optimizers other than AdamW, schedules
   ``get_scheduler`` lacks, ``push_to_hub``, ``torch_compile``, ``activation_checkpointing``,
-  reporting integrations) is a NotImplementedError/ValueError at construction, not later;
+  reporting integrations other than tensorboard and mlflow) is a NotImplementedError/ValueError
+  at construction, not later;
 * values transformers only rejects later (in the optimizer or the Trainer), or never, are
   ValueErrors here: a negative learning rate, weight decay or epsilon, betas outside [0, 1),
   ``gradient_accumulation_steps < 1``, batch sizes < 1, ``max_steps == 0``, a "steps" strategy
@@ -141,9 +142,25 @@ class OptimizerNames(ExplicitEnum):
 # weight_decay: fusing (or the device it targets) changes speed in torch, not the update.
 SUPPORTED_OPTIMIZERS = (OptimizerNames.ADAMW_TORCH, OptimizerNames.ADAMW_TORCH_FUSED)
 
-# Reporting integrations ember ships ("all" expands to these): none yet; the Trainer keeps its
-# logs in ``trainer.state.log_history``.
-REPORTING_INTEGRATIONS: tuple[str, ...] = ()
+class _ReportingIntegrations(tuple):
+    """The ``report_to`` names ember implements (``name in`` checks all of them, so a missing
+    package is the integration's ImportError naming its extra, when the Trainer is built).
+    Iterating, which is what ``report_to="all"`` expands to, yields only those whose package is
+    installed: transformers' ``get_available_reporting_integrations``."""
+
+    _packages = {"tensorboard": "tensorboardX", "mlflow": "mlflow"}
+
+    def __iter__(self):
+        from importlib.util import find_spec
+
+        return (name for name in tuple.__iter__(self) if find_spec(self._packages[name])
+                and not (name == "mlflow" and os.environ.get(
+                    "DISABLE_MLFLOW_INTEGRATION", "").upper() in ("1", "ON", "YES", "TRUE")))
+
+
+# Reporting integrations ember ships (ember.trainer.integrations; each needs its optional
+# extra: ember[tensorboard], ember[mlflow]). Logs also stay in ``trainer.state.log_history``.
+REPORTING_INTEGRATIONS: tuple[str, ...] = _ReportingIntegrations(("tensorboard", "mlflow"))
 
 _LOG_LEVELS = ("debug", "info", "warning", "error", "critical", "passive")
 _SAMPLING = ("random", "sequential")
@@ -377,7 +394,8 @@ class TrainingArguments:
         if overwrite_output_dir is not None:
             deprecated("overwrite_output_dir", "it is ignored (the Trainer never read it).")
         if logging_dir is not None:
-            deprecated("logging_dir", "it is ignored (ember has no TensorBoard writer).")
+            deprecated("logging_dir", "it is ignored, as transformers 5 removed it (set "
+                       "TENSORBOARD_LOGGING_DIR to choose TensorBoard's folder).")
 
     @staticmethod
     def _resolve_report_to(report_to) -> list[str]:
