@@ -205,7 +205,9 @@ def test_mlflow_params_metrics_and_model_artifacts(tmp_path, monkeypatch):
     for key in ("loss", "eval_loss", "learning_rate"):
         history = [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, key)]
         expected = [(h["step"], h[key]) for h in trainer.state.log_history if key in h]
-        assert sorted(history) == pytest.approx(sorted(expected))
+        history, expected = sorted(history), sorted(expected)
+        assert [s for s, _ in history] == [s for s, _ in expected], key
+        assert [v for _, v in history] == pytest.approx([v for _, v in expected]), key
     assert run.data.metrics["total_flos"] == trainer.state.total_flos
     artifacts = {os.path.basename(a.path)
                  for a in client.list_artifacts(run.info.run_id, "model")}
