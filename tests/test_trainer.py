@@ -131,8 +131,8 @@ def _hf_parity(tmp_path, hf_model, ember_cls, train, common):
 @pytest.mark.parametrize("schedule, ga", [("linear", 1), ("cosine", 2),
                                           ("constant_with_warmup", 2)])
 def test_gpt2_matches_transformers_trainer(tmp_path, schedule, ga):
-    torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
+    import torch
+    import transformers
     torch.manual_seed(0)
     hf = transformers.GPT2LMHeadModel(transformers.GPT2Config(**GPT2_KW, **NO_DROPOUT_GPT2))
     # transformers 5.25 counts num_items_in_batch over labels[..., 1:] only when the model's
@@ -149,8 +149,8 @@ def test_gpt2_matches_transformers_trainer(tmp_path, schedule, ga):
 
 
 def test_bert_classifier_matches_transformers_trainer(tmp_path):
-    torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
+    import torch
+    import transformers
     torch.manual_seed(0)
     hf = transformers.BertForSequenceClassification(
         transformers.BertConfig(**BERT_KW, **NO_DROPOUT_BERT))
