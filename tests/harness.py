@@ -177,3 +177,15 @@ def compare_module_grads(ember_module, torch_module, atol: float = 1e-5, rtol: f
             continue
         assert e.grad is not None, f"{name}: no gradient"
         assert_close(e.grad, t.grad, atol, rtol, f"{name}.grad")
+
+
+def spread_gpt2_weights_(model):
+    """Redraw a transformers GPT-2's weights with a larger spread (and non-unit LayerNorm gains)
+    so that mistakes show in the outputs; HF's 0.02 init makes tiny models nearly constant."""
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith(("ln_1.weight", "ln_2.weight", "ln_f.weight")):
+                p.copy_(1 + 0.2 * torch.randn_like(p))
+            else:
+                p.normal_(0.0, 0.2 if p.ndim == 2 else 0.1)
+    return model.eval()

@@ -12,6 +12,8 @@ import pytest
 import torch
 import transformers
 
+from harness import spread_gpt2_weights_
+
 import ember
 from ember.models.gpt2 import GPT2LMHeadModel, decoding
 from ember.models.gpt2.decoding import GPT2DecoderSession, clear_folded_cache
@@ -35,13 +37,7 @@ LAYOUTS = ("t", "io")
 def _hf_model(overrides: dict, seed: int):
     torch.manual_seed(seed)
     model = transformers.GPT2LMHeadModel(transformers.GPT2Config(**{**BASE, **overrides}))
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith(("ln_1.weight", "ln_2.weight", "ln_f.weight")):
-                p.copy_(1 + 0.2 * torch.randn_like(p))
-            else:
-                p.normal_(0.0, 0.2 if p.ndim == 2 else 0.1)
-    return model.eval()
+    return spread_gpt2_weights_(model)
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 import torch
 import transformers
+
+from harness import spread_gpt2_weights_
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
@@ -51,13 +53,7 @@ def _hf_model(kind: str, seed: int = 0):
     torch.manual_seed(seed)
     cfg = transformers.GPT2Config(**TINY, id2label=LABELS)
     model = getattr(transformers, CLASSES[kind][1])(cfg)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith(("ln_1.weight", "ln_2.weight", "ln_f.weight")):
-                p.copy_(1 + 0.2 * torch.randn_like(p))
-            else:
-                p.normal_(0.0, 0.2 if p.ndim == 2 else 0.1)
-    return model.eval()
+    return spread_gpt2_weights_(model)
 
 
 @pytest.fixture(scope="module")
