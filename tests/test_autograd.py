@@ -275,6 +275,64 @@ def test_multiple_roots_autograd_backward_and_grad():
     assert e2.grad is None
 
 
+def test_tied_embedding_gradient_goes_straight_into_grad_like_torch():
+    """A weight used as embedding (row-sparse gradient) and as output projection: its .grad is
+    the sum of both, accumulated in place; hooks see the summed gradient once; the padding row
+    gets only the dense part; a second backward adds on."""
+    w = rand(11, 4)
+    ids = np.array([[1, 3, 3, 0], [7, 0, 10, 3]])
+    seen = {}
+
+    def run(mod, hook):
+        wt = mod.tensor(w, requires_grad=True)
+        if hook:
+            wt.register_hook(lambda g: seen.__setitem__(mod.__name__, g.numpy().copy()))
+        for _ in range(2):
+            h = mod.nn.functional.embedding(mod.tensor(ids), wt, padding_idx=0)
+            (mod.nn.functional.linear(h.tanh(), wt) ** 2).sum().backward()
+        return wt.grad.numpy()
+
+    for hook in (False, True):
+        assert_close(run(ember, hook), run(torch, hook), 1e-5, 1e-5)
+    assert_close(seen["ember"], seen["torch"], 1e-5, 1e-5)
+
+
+def test_autograd_grad_leaves_optimizer_gradient_storage_alone():
+    p = ember.nn.Parameter(ember.tensor(rand(5)))
+    opt = ember.optim.AdamW([p], lr=0.1)
+    (p * 3).sum().backward()
+    opt.step()  # p.grad now lives in the optimizer's flat buffer
+    before = p.grad.numpy().copy()
+    (g,) = ember.autograd.grad((p * 7).sum(), p)
+    np.testing.assert_array_equal(g.numpy(), np.full(5, 7.0, np.float32))
+    np.testing.assert_array_equal(p.grad.numpy(), before)
+
+
+def test_gradients_written_into_optimizer_storage_match_torch():
+    """After an optimizer step, Linear writes weight/bias gradients straight into the flat
+    gradient storage; a parameter that is two inputs of one op (linear(w, w)) still gets both
+    parts, and micro-batch accumulation adds on."""
+    w0, b0, x0 = rand(4, 4), rand(4), rand(3, 4)
+
+    def run(mod):
+        w, b = mod.nn.Parameter(mod.tensor(w0)), mod.nn.Parameter(mod.tensor(b0))
+        opt = mod.optim.AdamW([w, b], lr=0.1)
+        grads = []
+        for _ in range(3):
+            opt.zero_grad()
+            for _ in range(2):  # two micro-batches
+                F = mod.nn.functional
+                (F.linear(w, w, b) ** 2).sum().backward()
+                (F.linear(F.linear(mod.tensor(x0), w, b), w) ** 2).sum().backward()
+            grads.append((w.grad.detach().numpy().copy(), b.grad.detach().numpy().copy()))
+            opt.step()
+        return grads
+
+    for (we, be), (wt, bt) in zip(run(ember), run(torch)):
+        assert_close(we, wt, 1e-4, 1e-4)
+        assert_close(be, bt, 1e-4, 1e-4)
+
+
 def test_grad_dtype_follows_input_dtype():
     x32 = ember.tensor(rand(3), requires_grad=True)
     x64 = ember.tensor(rand(3, dtype="float64"), requires_grad=True)

@@ -394,6 +394,33 @@ def test_clip_grad_norm_matches_torch(norm_type, max_norm, dtype):
             assert_close(e.grad, t.grad, 1e-7, rtol, "clipped grad")
 
 
+@pytest.mark.parametrize("subset", [False, True])
+def test_clip_grad_norm_on_flat_optimizer_storage_matches_torch(subset):
+    """Gradients living in an optimizer's flat buffer are scaled in one pass over it; clipping
+    only some of them (or listing one twice) takes the per-tensor path."""
+    grads = _grads(np.float32)
+    ep = [Parameter(np.zeros_like(g)) for g in grads]
+    opt = ember.optim.AdamW(ep, lr=0.0)
+    for p in ep:
+        p.grad = ember.tensor(np.ones_like(p.data))
+    opt.step()  # moves parameters into flat storage
+    opt.zero_grad()
+    sum((e * ember.tensor(g)).sum() for e, g in zip(ep, grads)).backward()  # grads: g, in there
+    assert all(e.grad.data.base is opt._flat[0].grad for e in ep)
+    tp = []
+    for g in grads:
+        t = torch.nn.Parameter(torch.zeros(g.shape))
+        t.grad = torch.from_numpy(g.copy())
+        tp.append(t)
+    pick = slice(1, None) if subset else slice(None)
+    extra = [ep[1]] if subset else []
+    e_norm = clip_grad_norm_(ep[pick] + extra, 0.5)
+    t_norm = torch.nn.utils.clip_grad_norm_(tp[pick] + ([tp[1]] if subset else []), 0.5)
+    assert_close(e_norm, t_norm, 0, 2e-6, "total norm")
+    for e, t in zip(ep, tp):
+        assert_close(e.grad, t.grad, 1e-7, 2e-6, "clipped grad")
+
+
 def test_clip_grad_norm_single_tensor_empty_and_mixed_dtypes():
     ep, tp = _clip_pair(_grads(np.float32)[:1], drop=())
     assert_close(clip_grad_norm_(ep[0], 1.0), torch.nn.utils.clip_grad_norm_(tp[0], 1.0),

@@ -328,8 +328,12 @@ def test_total_flos_accumulates_every_batch(tmp_path):
         assert json.load(f)["total_flos"] == 2 * batch * SEQ * per_token
 
 
-def test_train_prints_summary(tmp_path, capsys):
-    train_tiny(tmp_path, max_steps=2)
+def test_train_prints_summary_unless_console_output_is_off(tmp_path, capsys, caplog):
+    with caplog.at_level("INFO", logger="ember.trainer"):
+        train_tiny(tmp_path / "quiet", max_steps=2)
+    assert "train metrics" not in capsys.readouterr().out
+    assert "***** train metrics *****" in caplog.text
+    train_tiny(tmp_path, max_steps=2, disable_tqdm=False)
     out = capsys.readouterr().out
     summary = out[out.index("***** train metrics *****"):]
     for key in ("train_runtime", "train_samples_per_second", "train_steps_per_second",

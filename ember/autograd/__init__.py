@@ -31,9 +31,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, allow_unused=Fal
     """``ember.autograd.grad``: gradients of outputs w.r.t. inputs, without touching ``.grad``."""
     if isinstance(inputs, Tensor):
         inputs = [inputs]
-    saved = [(t, t.grad) for t in inputs]
+    # an optimizer's flat gradient storage stays untouched: .grad is only borrowed here
+    saved = [(t, t.grad, t._grad_buffer) for t in inputs]
     for t in inputs:
-        t.grad = None
+        t.grad = t._grad_buffer = None
         if not t.is_leaf:
             t.retain_grad()
     try:
@@ -46,8 +47,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, allow_unused=Fal
                                    "desired behavior.")
             result.append(t.grad)
     finally:
-        for t, g in saved:
-            t.grad = g
+        for t, g, buf in saved:
+            t.grad, t._grad_buffer = g, buf
     return tuple(result)
 from .gradcheck import GradcheckError, gradcheck  # noqa: F401,E402
 from .graph import draw, print_graph, to_dot  # noqa: F401,E402

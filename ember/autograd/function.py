@@ -1,10 +1,10 @@
 """``Function``: one differentiable op, with ``forward``/``backward`` on raw ndarrays.
 
 A subclass writes ``forward(ctx, *arrays, **options)`` returning an ndarray (or a tuple of them)
-and ``backward(ctx, *grads)`` returning one gradient ndarray (or None) per positional input;
-``ctx`` is the graph node itself. ``Function.apply`` runs forward and, when grad mode is on and
-some input requires grad, records the node. Backward works on ndarrays and never records a graph,
-so ember has no double backward.
+and ``backward(ctx, *grads)`` returning one gradient ndarray (or None, or a ``RowsGrad``) per
+positional input; ``ctx`` is the graph node itself. ``Function.apply`` runs forward and, when grad
+mode is on and some input requires grad, records the node. Backward works on ndarrays and never
+records a graph, so ember has no double backward.
 
 Example::
 
@@ -44,6 +44,7 @@ class Node:
     _hooks: dict | None = None
     _retained: dict | None = None
     _released: bool = False
+    _grad_dest: tuple | None = None
 
     @property
     def name(self) -> str:
@@ -92,6 +93,18 @@ class Function(Node):
 
     def backward(self, *grads):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def grad_out(self, i: int, shape: tuple | None = None) -> np.ndarray | None:
+        """Inside ``backward``: an array that input ``i``'s gradient may be written into (with
+        ``out=``) and returned, sparing a copy: the parameter's own gradient storage, offered
+        by the engine when that gradient goes nowhere else first; viewed as ``shape`` if given.
+        None otherwise."""
+        dest = None if self._grad_dest is None else self._grad_dest[i]
+        if dest is None or shape is None or dest.shape == tuple(shape):
+            return dest
+        if dest.size != int(np.prod(shape)) or not dest.flags.c_contiguous:
+            return None
+        return dest.reshape(shape)
 
     @classmethod
     def apply(cls, *inputs, **options):
@@ -144,6 +157,31 @@ class Function(Node):
                         break
             ctx._versions = tuple(versions)
         return results
+
+
+class RowsGrad:
+    """A gradient that is zero except for some rows: ``dense()[index] += values`` (repeated rows
+    add up). An embedding's backward returns one, so a (vocab, dim) gradient costs a scatter into
+    the parameter's ``.grad`` instead of a zeroed full-size array (and, for tied weights, a
+    second full-size sum). The engine densifies it wherever a plain array is needed."""
+
+    __slots__ = ("shape", "dtype", "index", "values")
+
+    def __init__(self, shape: tuple, index: np.ndarray, values: np.ndarray) -> None:
+        self.shape, self.dtype = tuple(shape), values.dtype
+        self.index, self.values = index, values
+
+    def astype(self, dtype) -> RowsGrad:
+        return RowsGrad(self.shape, self.index, self.values.astype(dtype))
+
+    def add_to(self, out: np.ndarray) -> None:
+        """Scatter-add into ``out`` (same shape) in place."""
+        np.add.at(out, self.index, self.values.astype(out.dtype, copy=False))
+
+    def dense(self) -> np.ndarray:
+        out = np.zeros(self.shape, self.dtype)
+        self.add_to(out)
+        return out
 
 
 def _aliases(out: np.ndarray, inp) -> bool:

@@ -9,38 +9,14 @@ state loaded from a checkpoint) is copied back in by ``adopt`` before the update
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from ..autograd.chunked import chunked, set_num_threads
 from ..autograd.tensor import Tensor
 
-__all__ = ["CHUNK", "FlatGroup", "set_num_threads"]
-
-CHUNK = 1 << 16  # elements per pass: a few (CHUNK,) float32 operands stay in L2
-_MIN_SPLIT = 1 << 20  # ranges smaller than this run on the calling thread alone
-_threads = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                      else (os.cpu_count() or 1)))
-_pool: ThreadPoolExecutor | None = None
-
-
-def set_num_threads(n: int) -> None:
-    """Threads used for large flat updates (NumPy releases the GIL inside each pass)."""
-    global _threads, _pool
-    if _pool is not None:
-        _pool.shutdown()
-        _pool = None
-    _threads = max(1, int(n))
-
-
-def _get_pool() -> ThreadPoolExecutor:
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(_threads - 1, thread_name_prefix="ember-optim")
-    return _pool
-
+__all__ = ["FlatGroup", "set_num_threads"]
 
 class FlatGroup:
     """Flat buffers for ``params`` (all of one floating dtype) and state ``keys``."""
@@ -67,7 +43,6 @@ class FlatGroup:
             np.copyto(pv, p.data)
             p.data = pv
             p._grad_buffer = gv
-        self._tmp: list = []
 
     @staticmethod
     def eligible(params: list) -> bool:
@@ -123,32 +98,7 @@ class FlatGroup:
         if start is not None:
             yield off[start], off[prev + 1], step0
 
-    def _scratch(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        while len(self._tmp) <= k:  # two (CHUNK,) scratch arrays per worker thread
-            self._tmp.append((np.empty(CHUNK, self.dtype), np.empty(CHUNK, self.dtype)))
-        return self._tmp[k]
-
-    def _apply_range(self, lo: int, hi: int, kernel: Callable, arrays: list, k: int) -> None:
-        t1, t2 = self._scratch(k)
-        for s in range(lo, hi, CHUNK):
-            e = min(s + CHUNK, hi)
-            n = e - s
-            kernel(*[a[s:e] for a in arrays], t1[:n], t2[:n])
-
     def apply(self, lo: int, hi: int, kernel: Callable, arrays: list[np.ndarray]) -> None:
-        """``kernel(*chunks, t1, t2)`` over ``arrays[lo:hi]`` in CHUNK-sized pieces, split over
-        threads when the range is large. Elementwise, so the result is the same either way."""
-        nt = min(_threads, (hi - lo) // _MIN_SPLIT)
-        if nt <= 1:
-            self._apply_range(lo, hi, kernel, arrays, 0)
-            return
-        per = -(-(hi - lo) // nt // CHUNK) * CHUNK
-        bounds = [(lo + i * per, min(lo + (i + 1) * per, hi)) for i in range(nt)]
-        for i in range(nt):
-            self._scratch(i)
-        pool = _get_pool()
-        futures = [pool.submit(self._apply_range, a, b, kernel, arrays, i)
-                   for i, (a, b) in enumerate(bounds[1:], 1) if a < b]
-        self._apply_range(*bounds[0], kernel, arrays, 0)
-        for f in futures:
-            f.result()
+        """``kernel(*chunks, t1, t2)`` over ``arrays[lo:hi]`` in cache-sized pieces with two
+        scratch arrays, split over threads when the range is large (``autograd.chunked``)."""
+        chunked(kernel, [a[lo:hi] for a in arrays], n_scratch=2)

@@ -59,6 +59,7 @@ from ..data.dataset import IterableDataset
 from ..data.sampler import Sampler, SequentialSampler
 from ..models.modeling_outputs import ModelOutput
 from ..models.safetensors_io import save_file
+from ..utils.memory import keep_freed_memory
 from .callbacks import (
     CallbackHandler,
     DefaultFlowCallback,
@@ -643,6 +644,7 @@ class Trainer:
             resume_from_checkpoint = None
         args = self.args
         self.is_in_train = True
+        keep_freed_memory()  # steps reuse their big arrays without page faults (utils.memory)
         try:
             self._hp_search_setup(trial)  # may change args (seed, ...): before model_init
             if self.model_init is not None:
@@ -930,7 +932,11 @@ class Trainer:
         if self.is_world_process_zero():
             from tqdm.auto import tqdm
 
-            tqdm.write(format_train_summary(metrics, energy, self._energy_meter.reason))
+            summary = format_train_summary(metrics, energy, self._energy_meter.reason)
+            if self.args.disable_tqdm:  # no console output asked for: the log only
+                logger.info("%s", summary)
+            else:
+                tqdm.write(summary)
             backend = plot_loss(self.state.log_history,
                                 os.path.join(self.args.output_dir, "loss.png"))
             if backend is not None:

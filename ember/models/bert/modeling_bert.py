@@ -30,16 +30,14 @@ Two routes through the encoder compute the same function:
 """
 from __future__ import annotations
 
-import math
 from typing import Any, ClassVar
 
 import numpy as np
 
 from ... import nn
 from ...autograd import Tensor
-from ...autograd.function import Function
 from ...autograd.grad_mode import is_grad_enabled, no_grad
-from ...autograd.ops.unary import erf_array
+from ...autograd.ops.unary import gelu_
 from ...nn import functional as F
 from ...nn import init
 from ...nn.functional.attention import _attention
@@ -57,111 +55,9 @@ __all__ = [
 
 
 # ------------------------------------------------------------------------------------ activations
-# Exact GELU is x * Phi(x). NumPy has no erf, and ember's generic one (a 10-term series with
-# temporaries) costs over 10x torch's, enough to dominate a BERT forward. For float32 we use
-# Abramowitz & Stegun 7.1.26, erfc(z) = t P(t) exp(-z^2) with t = 1 / (1 + p z), |error| <= 1.5e-7
-# (measured max |gelu error| 3.3e-7 against float64, torch's own float32 kernel: 1.2e-6), as
-# ~20 in-place passes over cache-sized blocks (splitting them over two threads measured no faster
-# on 2 cores: the passes are too short for the GIL hand-offs). Other dtypes take ember's exact
-# erf.
-_AS_P = 0.3275911
-_AS_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
-_INV_SQRT2 = 1.0 / math.sqrt(2.0)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-_CHUNK = 1 << 16  # elements per pass (256 KiB of float32): a block and its scratch stay in L2
-
-
-def _chunked(kernel, x: np.ndarray, out: np.ndarray, n_scratch: int,
-             bias: np.ndarray | None = None) -> np.ndarray:
-    """Run ``kernel(x_block, out_block, *scratch)`` over blocks of ~_CHUNK elements (whole rows
-    of the last axis) of contiguous ``x``/``out`` (``out`` may be ``x``); with ``bias``, add it to
-    each block first (``out = kernel(x + bias)``) while the block is in cache."""
-    width = x.shape[-1] if x.ndim else 1
-    x2, o2 = x.reshape(-1, width), out.reshape(-1, width)
-    step = max(1, _CHUNK // max(width, 1))
-    scratch = [np.empty((min(step, x2.shape[0]), width), x.dtype) for _ in range(n_scratch)]
-    with np.errstate(over="ignore"):  # exp(a^2 / 2) = inf for |a| > 13: the tail is 0 then
-        for a in range(0, x2.shape[0], step):
-            b = min(x2.shape[0], a + step)
-            xb, ob = x2[a:b], o2[a:b]
-            if bias is not None:
-                np.add(xb, bias, out=ob)
-                xb = ob
-            kernel(xb, ob, *(t[:b - a] for t in scratch))
-    return out
-
-
-def _normal_tail_(a: np.ndarray, t: np.ndarray, out: np.ndarray) -> None:
-    """``out = Q(a) = 1 - Phi(a) = erfc(a / sqrt 2) / 2`` for ``a >= 0``; leaves
-    ``t = exp(a^2 / 2)``."""
-    np.multiply(a, _AS_P * _INV_SQRT2, out=t)
-    t += 1.0
-    np.divide(1.0, t, out=t)
-    np.multiply(t, 0.5 * _AS_A[4], out=out)
-    for c in _AS_A[3::-1]:  # Horner, the 1/2 of Q folded into the coefficients
-        out += 0.5 * c
-        out *= t
-    np.multiply(a, a, out=t)
-    t *= 0.5
-    np.exp(t, out=t)
-    out /= t
-
-
-def _gelu_chunk(x: np.ndarray, out: np.ndarray, a: np.ndarray, t: np.ndarray,
-                q: np.ndarray) -> None:
-    # gelu(x) = x Phi(x) = relu(x) - |x| Q(|x|), exact for both signs
-    np.abs(x, out=a)
-    _normal_tail_(a, t, q)
-    q *= a
-    np.maximum(x, 0.0, out=t)
-    np.subtract(t, q, out=out)  # out may be x: x was last read above
-
-
-def _cdf_chunk(x: np.ndarray, out: np.ndarray, a: np.ndarray, t: np.ndarray) -> None:
-    # Phi(x) = 1/2 + sign(x) (1/2 - Q(|x|)); out must not be x (x is read last)
-    np.abs(x, out=a)
-    _normal_tail_(a, t, out)
-    np.subtract(0.5, out, out=out)
-    np.copysign(out, x, out=out)
-    out += 0.5
-
-
-def gelu_erf_(x: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
-    """``gelu(x + bias)`` (exact, erf form) of a contiguous array, in place (float32: the fast
-    kernel above, the bias added block by block)."""
-    if x.dtype == np.float32 and x.flags.c_contiguous:
-        return _chunked(_gelu_chunk, x, x, 3, bias)
-    if bias is not None:
-        x += bias
-    x *= 0.5 * (1.0 + erf_array(x * _INV_SQRT2))
-    return x
-
-
-class GeluErf(Function):
-    """Exact GELU of a float32 tensor with the fast kernel: ``x * Phi(x)``, Phi kept for
-    backward, ``d gelu / dx = Phi(x) + x phi(x)``."""
-
-    def forward(ctx, x):
-        x = np.ascontiguousarray(x)
-        ctx.save_for_backward(x)
-        ctx.cdf = _chunked(_cdf_chunk, x, np.empty(x.shape, x.dtype), 2)
-        return x * ctx.cdf
-
-    def backward(ctx, g):
-        (x,) = ctx.saved
-        d = np.multiply(x, x)
-        d *= -0.5
-        np.exp(d, out=d)
-        d *= _INV_SQRT_2PI  # phi(x)
-        d *= x
-        d += ctx.cdf
-        d *= g
-        return d
-
-
 def gelu(x: Tensor) -> Tensor:
     """transformers' "gelu": exact (erf) GELU."""
-    return GeluErf.apply(x) if x.dtype == np.float32 else F.gelu(x)
+    return F.gelu(x)
 
 
 def gelu_tanh(x: Tensor) -> Tensor:
@@ -171,6 +67,7 @@ def gelu_tanh(x: Tensor) -> Tensor:
 
 ACT2FN = {"gelu": gelu, "gelu_new": gelu_tanh, "gelu_pytorch_tanh": gelu_tanh, "relu": F.relu,
           "silu": F.silu, "swish": F.silu}
+_IN_PLACE = {"gelu": "none", "gelu_new": "tanh", "gelu_pytorch_tanh": "tanh"}
 
 
 def _activation(name: str):
@@ -205,13 +102,10 @@ def _linear(x: np.ndarray, layer: nn.Linear) -> np.ndarray:
 
 
 def _dense_act(x: np.ndarray, layer: nn.Linear, name: str) -> np.ndarray:
-    """``act(layer(x))`` on NumPy arrays for the inference route; for exact GELU the bias add
-    rides along the activation's passes."""
-    h = x @ layer.weight.data.T  # (N, F)
-    if name == "gelu":
-        return gelu_erf_(h, None if layer.bias is None else layer.bias.data)
-    if layer.bias is not None:
-        h += layer.bias.data
+    """``act(layer(x))`` on NumPy arrays for the inference route (GELU in place)."""
+    h = _linear(x, layer)  # (N, F)
+    if name in _IN_PLACE:
+        return gelu_(h, _IN_PLACE[name])
     return ACT2FN[name](Tensor._make(h)).data
 
 

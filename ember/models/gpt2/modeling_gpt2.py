@@ -86,8 +86,10 @@ class _AddMM(Function):
         g2 = g.reshape(-1, w.shape[1])  # (M, out)
         need = ctx.needs_input_grad
         gx = (g2 @ w.T).reshape(x.shape) if need[0] else None
-        gw = x.reshape(-1, x.shape[-1]).T @ g2 if need[1] else None
-        gb = np.ones(g2.shape[0], dtype=g2.dtype) @ g2 if need[2] else None  # column sums (GEMV)
+        gw = np.matmul(x.reshape(-1, x.shape[-1]).T, g2,
+                       out=ctx.grad_out(1, w.shape)) if need[1] else None
+        gb = np.matmul(np.ones(g2.shape[0], dtype=g2.dtype), g2,
+                       out=ctx.grad_out(2, g2.shape[1:])) if need[2] else None  # col sums
         return gx, gw, gb
 
 

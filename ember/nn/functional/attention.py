@@ -116,11 +116,13 @@ class Attention(Function):
         pd = np.empty_like(p) if u is not None and need_weights else None
         out = np.empty((nb, h, L, ev), dtype=q.dtype)
         step = ctx.step = max(1, _CHUNK // max(1, h * L * S))
+        # the scale goes on q (L x E per head), not on the L x S scores: one pass fewer there
+        qs = np.empty((min(step, nb),) + q4.shape[1:], q.dtype) if scale != 1.0 else None
         for a in range(0, nb, step):
             b = min(nb, a + step)
             s = p[a:b]
-            np.matmul(_group(q4[a:b], gk), _mT(k4[a:b]), out=_group(s, gk))
-            s *= scale
+            qb = q4[a:b] if qs is None else np.multiply(q4[a:b], scale, out=qs[:b - a])
+            np.matmul(_group(qb, gk), _mT(k4[a:b]), out=_group(s, gk))
             if bias is not None:
                 s += bias
             if m4 is not None:
@@ -177,11 +179,14 @@ class Attention(Function):
                     dm[a:b] += unbroadcast(dp, (b - a,) + dm.shape[1:])
                 else:
                     dm += unbroadcast(dp, dm.shape)
-            dp *= ctx.scale
-            if dq is not None:
+            if dq is not None:  # the scale on the (L, E) and (S, E) results, not the scores
                 np.matmul(_group(dp, gk), k4[a:b], out=_group(dq[a:b], gk))
+                if ctx.scale != 1.0:
+                    dq[a:b] *= ctx.scale
             if dk is not None:
                 np.matmul(_mT(_group(dp, gk)), _group(q4[a:b], gk), out=dk[a:b])
+                if ctx.scale != 1.0:
+                    dk[a:b] *= ctx.scale
         if dq is not None:
             dq = dq.reshape(q.shape)
         if dk is not None:

@@ -33,9 +33,12 @@ class Linear(Function):
         if ctx.needs_input_grad[0]:
             gx = (g2 @ w2).reshape(x.shape)
         if ctx.needs_input_grad[1]:
-            gw = (g2.T @ x.reshape(-1, x.shape[-1])).reshape(w.shape)
+            gw = np.matmul(g2.T, x.reshape(-1, x.shape[-1]), out=ctx.grad_out(1, w2.shape))
+            gw = gw.reshape(w.shape)
         if ctx.b_shape is not None and ctx.needs_input_grad[2]:
-            gb = np.ones(g2.shape[0], dtype=g2.dtype) @ g2  # column sums as a GEMV: ~3x g2.sum(0)
+            # column sums as a GEMV: ~3x g2.sum(0)
+            gb = np.matmul(np.ones(g2.shape[0], dtype=g2.dtype), g2,
+                           out=ctx.grad_out(2, g2.shape[1:]))
             if gb.shape != ctx.b_shape:  # a scalar-like bias broadcast over the features
                 gb = gb.sum().reshape(ctx.b_shape)
         return gx, gw, gb

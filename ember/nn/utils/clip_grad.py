@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from ...autograd.chunked import chunked
 from ...autograd.tensor import Tensor
 
 __all__ = [
@@ -77,9 +78,35 @@ def clip_grads_with_norm_(parameters: _Tensors, max_norm: float, total_norm: Ten
     coef = np.minimum(float(max_norm) / (total + 1e-6), 1.0)  # in the norm's dtype, as torch
     if coef == 1.0:
         return  # torch multiplies by 1.0 here; skipping it changes nothing
+    base = _tiled_base(grads)
+    if base is not None:  # an optimizer's flat gradient buffer: one blocked, threaded pass
+        c = coef.astype(base.dtype)
+        chunked(lambda blk: np.multiply(blk, c, out=blk), [base])
+        return
     with np.errstate(invalid="ignore"):  # inf * 0 is NaN, as in torch, without a warning
         for g in grads:
             g *= coef.astype(g.dtype)
+
+
+def _tiled_base(arrays: list) -> np.ndarray | None:
+    """The 1-D array that ``arrays`` are contiguous, non-overlapping views of and cover exactly,
+    in some order (the flat gradient storage of ember's optimizers), else None."""
+    base = arrays[0].base
+    if base is None or base.ndim != 1 or not base.flags.c_contiguous:
+        return None
+    spans = []
+    for a in arrays:
+        if a.base is not base or not a.flags.c_contiguous:
+            return None
+        start = a.__array_interface__["data"][0]
+        spans.append((start, start + a.nbytes))
+    spans.sort()
+    end = base.__array_interface__["data"][0]
+    for lo, hi in spans:
+        if lo != end:
+            return None
+        end = hi
+    return base if end == base.__array_interface__["data"][0] + base.nbytes else None
 
 
 def clip_grad_norm_(parameters: _Tensors, max_norm: float, norm_type: float = 2.0,
