@@ -333,6 +333,29 @@ def test_gradients_written_into_optimizer_storage_match_torch():
         assert_close(be, bt, 1e-4, 1e-4)
 
 
+def test_grad_and_backward_inputs_touch_only_the_given_tensors_like_torch():
+    x0, w0, b0 = rand(3, 4), rand(5, 4), rand(5)
+
+    def run(mod):
+        x = mod.tensor(x0, requires_grad=True)
+        w, b = mod.nn.Parameter(mod.tensor(w0)), mod.nn.Parameter(mod.tensor(b0))
+
+        def loss():
+            h = mod.nn.functional.linear(x, w, b)
+            return (h.tanh() * h).sum(), h
+
+        (gx,) = mod.autograd.grad(loss()[0], x)  # a gradient penalty's first step
+        assert w.grad is None and b.grad is None and x.grad is None
+        out, h = loss()
+        out.backward(inputs=[w, h])  # a non-leaf input keeps its gradient too
+        assert x.grad is None and b.grad is None
+        mod.autograd.backward([loss()[0]], inputs=[b])
+        return gx, w.grad, b.grad, h.grad
+
+    for e, t in zip(run(ember), run(torch)):
+        assert_close(e, t, 1e-5, 1e-5)
+
+
 def test_grad_dtype_follows_input_dtype():
     x32 = ember.tensor(rand(3), requires_grad=True)
     x64 = ember.tensor(rand(3, dtype="float64"), requires_grad=True)

@@ -4,10 +4,16 @@ from .grad_mode import enable_grad, inference_mode, is_grad_enabled, no_grad, se
 from .tensor import Size, Tensor, device  # noqa: F401
 
 
-def backward(tensors, grad_tensors=None, retain_graph=None) -> None:
-    """``ember.autograd.backward``: backpropagate from several outputs at once."""
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
+             inputs=None) -> None:
+    """``ember.autograd.backward``: backpropagate from several outputs at once; with ``inputs``,
+    only those tensors' ``.grad`` are updated."""
     from .engine import run_backward
     import numpy as np
+
+    if create_graph:
+        raise NotImplementedError("ember's backward does not build a graph (no double "
+                                  "backward); create_graph=True is not supported")
 
     if isinstance(tensors, Tensor):
         tensors = [tensors]
@@ -24,11 +30,25 @@ def backward(tensors, grad_tensors=None, retain_graph=None) -> None:
         else:
             g = np.asarray(g.data if isinstance(g, Tensor) else g, dtype=t.dtype)
         roots.append((t, g))
-    run_backward(roots, retain_graph=bool(retain_graph))
+    run_backward(roots, retain_graph=bool(retain_graph), only=_only(inputs))
+
+
+def _only(inputs) -> set | None:
+    """ids of ``inputs`` for ``run_backward(only=...)``; non-leaf inputs retain their grad."""
+    if inputs is None:
+        return None
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if not inputs:
+        raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+    for t in inputs:
+        if not t.is_leaf:
+            t.retain_grad()
+    return {id(t) for t in inputs}
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, allow_unused=False):
-    """``ember.autograd.grad``: gradients of outputs w.r.t. inputs, without touching ``.grad``."""
+    """``ember.autograd.grad``: gradients of outputs w.r.t. inputs, leaving every ``.grad`` as
+    it was."""
     if isinstance(inputs, Tensor):
         inputs = [inputs]
     # an optimizer's flat gradient storage stays untouched: .grad is only borrowed here
@@ -38,7 +58,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, allow_unused=Fal
         if not t.is_leaf:
             t.retain_grad()
     try:
-        backward(outputs, grad_outputs, retain_graph=retain_graph)
+        backward(outputs, grad_outputs, retain_graph=retain_graph, inputs=inputs)
         result = []
         for t in inputs:
             if t.grad is None and not allow_unused:

@@ -81,6 +81,14 @@ def _dense(g):
     return g.dense() if isinstance(g, RowsGrad) else g
 
 
+def _wanted(node, only: set | None) -> bool:
+    """Whether an AccumulateGrad node's leaf is to receive gradients."""
+    if only is None:
+        return True
+    leaf = node.leaf()
+    return leaf is not None and id(leaf) in only
+
+
 def _direct(node) -> bool:
     """Whether gradients for ``node`` may go straight into its leaf's ``.grad`` as they arrive,
     instead of being summed first: an AccumulateGrad with no hooks on it or on the leaf (hooks
@@ -92,7 +100,7 @@ def _direct(node) -> bool:
     return leaf is not None and not leaf._hooks
 
 
-def _destinations(node, direct: dict) -> tuple | None:
+def _destinations(node, direct: dict, only: set | None) -> tuple | None:
     """Per input of ``node``: the leaf's gradient storage when backward may write the gradient
     straight into it (see ``Function.grad_out``), else None; None when there is none at all."""
     dest = None
@@ -104,7 +112,7 @@ def _destinations(node, direct: dict) -> tuple | None:
         if sum(1 for f in edges if f is not None and f[0] is parent) > 1:
             continue  # the leaf is two inputs here (linear(w, w)): its gradients must add up
         if direct.get(parent) is None:
-            direct[parent] = _direct(parent)
+            direct[parent] = _direct(parent) and _wanted(parent, only)
         if not direct[parent]:
             continue
         leaf = parent.leaf()
@@ -117,8 +125,10 @@ def _destinations(node, direct: dict) -> tuple | None:
     return None if dest is None else tuple(dest)
 
 
-def run_backward(roots, retain_graph: bool = False) -> None:
-    """Backpropagate from ``roots``: a list of ``(tensor, grad_array)``."""
+def run_backward(roots, retain_graph: bool = False, only: set | None = None) -> None:
+    """Backpropagate from ``roots``: a list of ``(tensor, grad_array)``. With ``only`` (ids of
+    tensors), gradients are stored into those tensors' ``.grad`` and no others (torch's
+    ``backward(inputs=...)`` and ``autograd.grad``)."""
     from .tensor import Tensor
 
     buffers: dict = {}
@@ -165,14 +175,15 @@ def run_backward(roots, retain_graph: bool = False) -> None:
             if node._retained:
                 for nr, ref in node._retained.items():
                     t = ref()
-                    if t is not None and grads[nr] is not None:
+                    if t is not None and grads[nr] is not None \
+                            and (only is None or id(t) in only):
                         if t.grad is None:
                             t.grad = Tensor._make(np.array(grads[nr], copy=True))
                         else:
                             t.grad.data += grads[nr]
 
             if isinstance(node, AccumulateGrad):
-                if grads[0] is not None:
+                if grads[0] is not None and _wanted(node, only):
                     _accumulate_leaf(node, grads[0])
                 continue
 
@@ -183,7 +194,7 @@ def run_backward(roots, retain_graph: bool = False) -> None:
             if all(g is None for g in grads):
                 in_grads = (None,) * len(node.next_edges)
             else:
-                node._grad_dest = _destinations(node, direct)
+                node._grad_dest = _destinations(node, direct, only)
                 in_grads = node.backward(*grads)
                 node._grad_dest = None
                 if not isinstance(in_grads, tuple):
@@ -209,7 +220,7 @@ def run_backward(roots, retain_graph: bool = False) -> None:
                     if g.dtype != dtype:
                         g = g.astype(dtype)
                     if direct.get(parent) is None:
-                        direct[parent] = _direct(parent)
+                        direct[parent] = _direct(parent) and _wanted(parent, only)
                     if direct[parent]:
                         _accumulate_leaf(parent, g)
                     else:

@@ -138,7 +138,7 @@ class Tensor:
 
     def backward(self, gradient=None, retain_graph: bool | None = None,
                  create_graph: bool = False, inputs=None) -> None:
-        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (only ``inputs``' if given).
 
         ``gradient`` is required unless self has one element; ``retain_graph=True`` keeps saved
         arrays so the graph can be walked again.
@@ -146,8 +146,6 @@ class Tensor:
         if create_graph:
             raise NotImplementedError("ember's backward does not build a graph (no double "
                                       "backward); create_graph=True is not supported")
-        if inputs is not None:
-            raise NotImplementedError("backward(inputs=...) is not supported")
         if not self.requires_grad:
             raise RuntimeError("element 0 of tensors does not require grad and does not have a "
                                "grad_fn")
@@ -161,8 +159,9 @@ class Tensor:
             if g.shape != self.data.shape:
                 raise RuntimeError(f"gradient has shape {g.shape} but the tensor has shape "
                                    f"{self.data.shape}")
+        from . import _only
         from .engine import run_backward
-        run_backward([(self, g)], retain_graph=bool(retain_graph))
+        run_backward([(self, g)], retain_graph=bool(retain_graph), only=_only(inputs))
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` for this non-leaf tensor after backward."""
