@@ -494,6 +494,23 @@ def test_unknown_columns_are_dropped_and_dataset_kinds(tmp_path):
         trainer.train()
 
 
+def test_hf_datasets_dataset_trains_like_a_list_of_dicts(tmp_path):
+    """A real ``datasets.Dataset`` (plain and numpy-formatted, extra columns dropped) gives the
+    same losses and eval loss as the same rows as a list of dicts."""
+    import datasets
+
+    rows = [{**r, "idx": i, "text": "some words"} for i, r in enumerate(lm_data(12))]
+    results = []
+    for train in (rows, datasets.Dataset.from_list(rows),
+                  datasets.Dataset.from_list(rows).with_format("numpy")):
+        trainer = Trainer(gpt2(), args(tmp_path, max_steps=3, logging_steps=1),
+                          train_dataset=train, eval_dataset=train, data_collator=make_collator())
+        trainer.train()
+        results.append(([h["loss"] for h in trainer.state.log_history if "loss" in h],
+                        trainer.evaluate()["eval_loss"]))
+    assert results[0] == results[1] == results[2]
+
+
 def test_shuffling_is_seeded_and_per_epoch(tmp_path):
     orders = []
 
