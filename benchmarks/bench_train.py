@@ -94,6 +94,18 @@ def build(cfg: dict, seed: int = 0):
     return ours, theirs
 
 
+def train_step(model, opt, clip, ids):
+    """One Trainer-style step of ``model`` (either library), returning the loss."""
+    def step() -> float:
+        loss = model(input_ids=ids, labels=ids).loss
+        loss.backward()
+        clip(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad()
+        return float(loss.item())
+    return step
+
+
 def make_steps(ours, theirs, ids: np.ndarray):
     import torch
 
@@ -101,25 +113,8 @@ def make_steps(ours, theirs, ids: np.ndarray):
 
     opt_e = ember.optim.AdamW(ours.parameters(), lr=1e-4, weight_decay=0.01)
     opt_t = torch.optim.AdamW(theirs.parameters(), lr=1e-4, weight_decay=0.01)
-    ids_e, ids_t = ember.from_numpy(ids), torch.from_numpy(ids)
-
-    def step_e() -> float:
-        loss = ours(input_ids=ids_e, labels=ids_e).loss
-        loss.backward()
-        ember.nn.utils.clip_grad_norm_(ours.parameters(), 1.0)
-        opt_e.step()
-        opt_e.zero_grad()
-        return float(loss.item())
-
-    def step_t() -> float:
-        loss = theirs(input_ids=ids_t, labels=ids_t).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(theirs.parameters(), 1.0)
-        opt_t.step()
-        opt_t.zero_grad()
-        return float(loss.item())
-
-    return step_e, step_t
+    return (train_step(ours, opt_e, ember.nn.utils.clip_grad_norm_, ember.from_numpy(ids)),
+            train_step(theirs, opt_t, torch.nn.utils.clip_grad_norm_, torch.from_numpy(ids)))
 
 
 def time_steps(step_e, step_t, steps: int) -> tuple[list, list, list]:
